@@ -1,0 +1,19 @@
+//! Peace Patrol's domain: typed ids, roles, accounts, patrol tasks and teams with their state
+//! machines, and the signed join tokens behind the leader's QR code.
+//!
+//! Pure types and rules only: no I/O, no async, no SQL. The store saves what these rules
+//! decide; the server maps [`DomainError`] to HTTP in one place.
+#![warn(missing_docs)]
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod join_token;
+pub mod role;
+pub mod task;
+pub mod team;
+pub mod time;
+
+pub use error::{DomainError, DomainResult};
+pub use ids::{DepartmentId, TaskId, TeamId, UserId};
+pub use role::Role;

@@ -1,0 +1,212 @@
+//! Peace Patrol's storage: one [`Store`] trait, held as `Arc<dyn Store>`, and two backends —
+//! SQLite (embedded, the default) and PostgreSQL — picked from the database URL.
+//!
+//! Both backends run the same SQL text (`$1` placeholders work in both), compiled twice from
+//! one module (`sql/`), so the two cannot drift apart; each keeps its own migrations. Where a
+//! dialect must differ (row locks), the backend module says so. Races are settled in the
+//! database: PostgreSQL takes row locks, SQLite serialises writers on one connection.
+#![warn(missing_docs)]
+
+mod error;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+#[cfg(feature = "testkit")]
+pub mod testing;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+
+use async_trait::async_trait;
+use pp_domain::account::{NewUser, Phone};
+use pp_domain::task::{Task, TaskStatus};
+use pp_domain::team::{LeaveOutcome, Team};
+use pp_domain::time::Timestamp;
+use pp_domain::{TaskId, TeamId, UserId};
+use pp_geo::LatLng;
+use std::sync::Arc;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// `sqlite:` URLs: a file, created when missing.
+    Sqlite,
+    /// `postgres:` / `postgresql:` URLs.
+    Postgres,
+}
+
+impl DbKind {
+    /// Picks the backend from the URL scheme; anything else is refused rather than guessed, so a
+    /// typo never creates an empty database somewhere unexpected.
+    pub fn from_url(url: &str) -> StoreResult<DbKind> {
+        if url.starts_with("sqlite:") {
+            Ok(DbKind::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(DbKind::Postgres)
+        } else {
+            Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://…",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the database the URL names, running its migrations first when `migrate` is set.
+pub async fn connect(url: &str, migrate: bool) -> StoreResult<Arc<dyn Store>> {
+    match DbKind::from_url(url)? {
+        DbKind::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(url, migrate).await?)),
+        DbKind::Postgres => Ok(Arc::new(postgres::PgStore::connect(url, migrate).await?)),
+    }
+}
+
+/// Accounts and sessions.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; `Conflict("phone_taken")` when the phone is registered,
+    /// `Domain(unknown_department)` when a staff account names no known department.
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User>;
+    /// An account by id.
+    async fn user(&self, id: UserId) -> StoreResult<User>;
+    /// An account and its password hash, by phone.
+    async fn user_credentials(&self, phone: &Phone) -> StoreResult<Option<(User, String)>>;
+    /// Records a session by the hash of its token.
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The account behind an unexpired session.
+    async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<User>>;
+    /// Ends a session; ending an unknown one is not an error.
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+}
+
+/// Departments and server settings.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// All departments, by code.
+    async fn departments(&self) -> StoreResult<Vec<Department>>;
+    /// The stored value of a secret named `key`, storing `fresh` first when there is none, so
+    /// every node of a cluster signs with the same key.
+    async fn secret(&self, key: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+}
+
+/// Patrol tasks.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Saves a published task.
+    async fn insert_task(&self, task: &Task) -> StoreResult<()>;
+    /// A task by id.
+    async fn task(&self, id: TaskId) -> StoreResult<Task>;
+    /// Tasks, newest first, optionally of one status, each with its live team count.
+    async fn tasks(&self, status: Option<TaskStatus>) -> StoreResult<Vec<TaskWithTeams>>;
+    /// Closes an open task (`Domain(task_closed)` if it is closed already).
+    async fn close_task(&self, id: TaskId, now: Timestamp) -> StoreResult<Task>;
+}
+
+/// Teams and their members. Each write runs the domain rule inside one transaction over
+/// locked rows, so concurrent claims and joins cannot overfill a task or a team.
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// `leader` claims a team slot of `task` (`Task::check_claim`); `Conflict("already_in_team")`
+    /// when the caller is in a forming or active team.
+    async fn claim_team(&self, task: TaskId, leader: UserId, now: Timestamp) -> StoreResult<Team>;
+    /// A team with its current members, leader first then by joining time.
+    async fn team(&self, id: TeamId) -> StoreResult<TeamView>;
+    /// Live (not disbanded) teams of a task, oldest first.
+    async fn teams_of_task(&self, task: TaskId) -> StoreResult<Vec<TeamSummary>>;
+    /// `user` joins (`Team::check_join`); joining again is `AlreadyMember`.
+    async fn join_team(
+        &self,
+        team: TeamId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<JoinOutcome>;
+    /// `user` leaves (`Team::leave`).
+    async fn leave_team(
+        &self,
+        team: TeamId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<LeaveOutcome>;
+    /// The leader `by` removes `user` (`Team::check_remove`).
+    async fn remove_member(
+        &self,
+        team: TeamId,
+        by: UserId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// The leader `by` starts the patrol from `at` with the photo stored under `photo_sha256`
+    /// (`Team::check_start`).
+    async fn start_team(
+        &self,
+        team: TeamId,
+        by: UserId,
+        at: LatLng,
+        photo_sha256: &str,
+        now: Timestamp,
+    ) -> StoreResult<Team>;
+    /// The forming or active team `user` is in, if any.
+    async fn current_team(&self, user: UserId) -> StoreResult<Option<TeamId>>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: UserStore + AdminStore + TaskStore + TeamStore + std::fmt::Debug {
+    /// Which backend this is.
+    fn kind(&self) -> DbKind;
+    /// Whether the database answers (for `/healthz`).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Runs the migrations of the database the URL names, then returns.
+pub async fn migrate(url: &str) -> StoreResult<()> {
+    connect(url, true).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_redaction() {
+        assert_eq!(
+            DbKind::from_url("sqlite://data/pp.db").unwrap(),
+            DbKind::Sqlite
+        );
+        assert_eq!(
+            DbKind::from_url("postgres://u:p@h/db").unwrap(),
+            DbKind::Postgres
+        );
+        assert_eq!(
+            DbKind::from_url("postgresql://h/db").unwrap(),
+            DbKind::Postgres
+        );
+        assert!(DbKind::from_url("mysql://h/db").is_err());
+        assert!(DbKind::from_url("data/pp.db").is_err());
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

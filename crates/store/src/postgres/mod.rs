@@ -1,0 +1,62 @@
+//! The PostgreSQL backend, for districts that outgrow one machine: several server nodes can
+//! share it, so concurrent claims and joins are settled with row locks (`FOR UPDATE`) and
+//! unique indexes.
+
+use crate::{DbKind, StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+type Db = sqlx::Postgres;
+const KIND: DbKind = DbKind::Postgres;
+
+/// Locks the rows a read-check-write transaction decides on.
+macro_rules! locked {
+    ($sql:literal) => {
+        concat!($sql, " FOR UPDATE")
+    };
+}
+
+// Deliberately compiled once per backend: see `sql/mod.rs`.
+#[expect(
+    clippy::duplicate_mod,
+    reason = "one SQL text, compiled for each backend"
+)]
+#[path = "../sql/mod.rs"]
+mod sql;
+
+pub(crate) use sql::SqlStore as PgStore;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Oldest PostgreSQL the SQL is written for (`ON CONFLICT`, partial unique indexes).
+const MIN_SERVER_VERSION: i32 = 120_000;
+
+impl PgStore {
+    /// Connects to the database the URL names.
+    pub(crate) async fn connect(url: &str, migrate: bool) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Config(format!("bad PostgreSQL URL {:?}: {e}", crate::redact(url)))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let version: String = sqlx::query_scalar("SHOW server_version_num")
+            .fetch_one(&pool)
+            .await?;
+        if version.trim().parse::<i32>().unwrap_or(0) < MIN_SERVER_VERSION {
+            return Err(StoreError::Config(format!(
+                "PostgreSQL {version} is too old: version 12 or later is needed"
+            )));
+        }
+        if migrate {
+            MIGRATOR.run(&pool).await?;
+        }
+        Ok(PgStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+}

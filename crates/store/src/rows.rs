@@ -1,0 +1,216 @@
+//! Row types and their conversion into domain types (shared by both backends).
+
+use crate::{Department, StoreError, StoreResult, User};
+use pp_domain::account::Phone;
+use pp_domain::task::{Task, TaskStatus};
+use pp_domain::team::{MemberRole, Team, TeamState};
+use pp_domain::time::from_millis;
+use pp_domain::{DepartmentId, Role, TaskId, TeamId, UserId};
+use pp_geo::{Area, LatLng};
+use uuid::Uuid;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("stored {what} does not decode: {e}"))
+}
+
+fn count(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    phone: String,
+    name: String,
+    role: String,
+    department: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> StoreResult<User> {
+        Ok(User {
+            id: UserId(r.id),
+            phone: Phone::from_trusted(r.phone),
+            name: r.name,
+            role: r.role.parse::<Role>().map_err(|e| corrupt("role", e))?,
+            department: r.department,
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialsRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DepartmentRow {
+    id: Uuid,
+    code: String,
+    name_zh: String,
+    name_en: String,
+}
+
+impl From<DepartmentRow> for Department {
+    fn from(r: DepartmentRow) -> Department {
+        Department {
+            id: DepartmentId(r.id),
+            code: r.code,
+            name_zh: r.name_zh,
+            name_en: r.name_en,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskRow {
+    id: Uuid,
+    title: String,
+    place: String,
+    description: String,
+    area: String,
+    starts_at: i64,
+    ends_at: i64,
+    patrol_minutes: i64,
+    team_min: i64,
+    team_max: i64,
+    max_teams: i64,
+    reward_points: i64,
+    reward_fund_cents: i64,
+    status: String,
+    created_by: Uuid,
+    created_at: i64,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+    fn try_from(r: TaskRow) -> StoreResult<Task> {
+        let area: serde_json::Value =
+            serde_json::from_str(&r.area).map_err(|e| corrupt("task area", e))?;
+        Ok(Task {
+            id: TaskId(r.id),
+            title: r.title,
+            place: r.place,
+            description: r.description,
+            area: Area::from_geojson(&area).map_err(|e| corrupt("task area", e))?,
+            starts_at: from_millis(r.starts_at),
+            ends_at: from_millis(r.ends_at),
+            patrol_minutes: count(r.patrol_minutes),
+            team_min: count(r.team_min),
+            team_max: count(r.team_max),
+            max_teams: count(r.max_teams),
+            reward_points: r.reward_points,
+            reward_fund_cents: r.reward_fund_cents,
+            status: TaskStatus::parse(&r.status).map_err(|e| corrupt("task status", e))?,
+            created_by: UserId(r.created_by),
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskTeamsRow {
+    #[sqlx(flatten)]
+    pub task: TaskRow,
+    pub teams: i64,
+}
+
+impl TryFrom<TaskTeamsRow> for crate::TaskWithTeams {
+    type Error = StoreError;
+    fn try_from(r: TaskTeamsRow) -> StoreResult<Self> {
+        Ok(crate::TaskWithTeams {
+            task: r.task.try_into()?,
+            teams: count(r.teams),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TeamRow {
+    id: Uuid,
+    task_id: Uuid,
+    leader_id: Uuid,
+    state: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    photo_sha256: Option<String>,
+    start_lat: Option<f64>,
+    start_lng: Option<f64>,
+}
+
+impl TryFrom<TeamRow> for Team {
+    type Error = StoreError;
+    fn try_from(r: TeamRow) -> StoreResult<Team> {
+        Ok(Team {
+            id: TeamId(r.id),
+            task_id: TaskId(r.task_id),
+            leader_id: UserId(r.leader_id),
+            state: TeamState::parse(&r.state).map_err(|e| corrupt("team state", e))?,
+            created_at: from_millis(r.created_at),
+            started_at: r.started_at.map(from_millis),
+            finished_at: r.finished_at.map(from_millis),
+            photo_sha256: r.photo_sha256,
+            start_position: match (r.start_lat, r.start_lng) {
+                (Some(lat), Some(lng)) => {
+                    Some(LatLng::new(lat, lng).map_err(|e| corrupt("start position", e))?)
+                }
+                _ => None,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    user_id: Uuid,
+    name: String,
+    role: String,
+    joined_at: i64,
+}
+
+impl From<MemberRow> for crate::Member {
+    fn from(r: MemberRow) -> crate::Member {
+        crate::Member {
+            user_id: UserId(r.user_id),
+            name: r.name,
+            role: if r.role == "leader" {
+                MemberRole::Leader
+            } else {
+                MemberRole::Member
+            },
+            joined_at: from_millis(r.joined_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TeamSummaryRow {
+    id: Uuid,
+    leader_id: Uuid,
+    leader_name: String,
+    state: String,
+    members: i64,
+    created_at: i64,
+    started_at: Option<i64>,
+}
+
+impl TryFrom<TeamSummaryRow> for crate::TeamSummary {
+    type Error = StoreError;
+    fn try_from(r: TeamSummaryRow) -> StoreResult<Self> {
+        Ok(crate::TeamSummary {
+            id: TeamId(r.id),
+            leader_id: UserId(r.leader_id),
+            leader_name: r.leader_name,
+            state: TeamState::parse(&r.state).map_err(|e| corrupt("team state", e))?,
+            members: count(r.members),
+            created_at: from_millis(r.created_at),
+            started_at: r.started_at.map(from_millis),
+        })
+    }
+}

@@ -1,0 +1,531 @@
+//! The SQL both backends run. This file is compiled twice, once inside `crate::sqlite` and once
+//! inside `crate::postgres` (each includes it with `#[path]`), against that parent's `Db` type,
+//! `KIND`, and `locked!` macro (which appends `FOR UPDATE` on PostgreSQL; SQLite serialises
+//! writers on its single write connection instead). One text, two concrete compilations: the
+//! backends cannot drift apart, and each keeps its own migrations.
+
+use super::{Db, KIND};
+use crate::rows::{
+    CredentialsRow, DepartmentRow, MemberRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow,
+    UserRow,
+};
+use crate::{
+    AdminStore, Department, JoinOutcome, Store, StoreError, StoreResult, TaskStore, TaskWithTeams,
+    TeamStore, TeamSummary, TeamView, User, UserStore,
+};
+use async_trait::async_trait;
+use pp_domain::account::{NewUser, Phone};
+use pp_domain::task::{Task, TaskStatus};
+use pp_domain::team::{LeaveOutcome, Team, TeamState};
+use pp_domain::time::{to_millis, Timestamp};
+use pp_domain::{DomainError, TaskId, TeamId, UserId};
+use pp_geo::LatLng;
+use sqlx::{Pool, Transaction};
+
+/// A store on one database. Writes go through `write` (on SQLite a single connection, so write
+/// transactions never interleave), reads through `read`.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(super) write: Pool<Db>,
+    pub(super) read: Pool<Db>,
+}
+
+const USER_COLS: &str = "id, phone, name, role, department, created_at";
+const TEAM_COLS: &str =
+    "id, task_id, leader_id, state, created_at, started_at, finished_at, photo_sha256, start_lat, start_lng";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn not_found(kind: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound(kind),
+        other => other.into(),
+    }
+}
+
+async fn lock_team(tx: &mut Transaction<'_, Db>, id: TeamId) -> StoreResult<Team> {
+    sqlx::query_as::<_, TeamRow>(locked!(
+        "SELECT id, task_id, leader_id, state, created_at, started_at, finished_at, photo_sha256, start_lat, start_lng
+         FROM teams WHERE id = $1"
+    ))
+    .bind(id.0)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(not_found("team"))?
+    .try_into()
+}
+
+async fn task_in(tx: &mut Transaction<'_, Db>, id: TaskId, lock: bool) -> StoreResult<Task> {
+    let sql = if lock {
+        locked!("SELECT * FROM tasks WHERE id = $1")
+    } else {
+        "SELECT * FROM tasks WHERE id = $1"
+    };
+    sqlx::query_as::<_, TaskRow>(sql)
+        .bind(id.0)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(not_found("task"))?
+        .try_into()
+}
+
+/// Members still in the team, earliest first.
+async fn member_ids(tx: &mut Transaction<'_, Db>, team: TeamId) -> StoreResult<Vec<UserId>> {
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM team_members WHERE team_id = $1 AND left_at IS NULL ORDER BY joined_at, user_id")
+            .bind(team.0)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(ids.into_iter().map(UserId).collect())
+}
+
+fn u32_count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, u: &NewUser, now: Timestamp) -> StoreResult<User> {
+        let mut tx = self.write.begin().await?;
+        let department = match &u.department {
+            None => None,
+            Some(d) => Some(
+                sqlx::query_scalar::<_, String>(
+                    "SELECT code FROM departments WHERE code = $1 OR name_en = $1 OR name_zh = $1",
+                )
+                .bind(d)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "unknown_department",
+                        format!("no department is called {d:?}"),
+                    )
+                })?,
+            ),
+        };
+        let id = UserId::new();
+        let row = sqlx::query_as::<_, UserRow>(
+            "INSERT INTO users (id, phone, name, role, department, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, phone, name, role, department, created_at",
+        )
+        .bind(id.0)
+        .bind(u.phone.as_str())
+        .bind(&u.name)
+        .bind(u.role.as_str())
+        .bind(department)
+        .bind(&u.password_hash)
+        .bind(to_millis(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("phone_taken")
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<User> {
+        sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+            .bind(id.0)
+            .fetch_one(&self.read)
+            .await
+            .map_err(not_found("user"))?
+            .try_into()
+    }
+
+    async fn user_credentials(&self, phone: &Phone) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query_as::<_, CredentialsRow>(&format!(
+            "SELECT {USER_COLS}, password_hash FROM users WHERE phone = $1"
+        ))
+        .bind(phone.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| Ok((r.user.try_into()?, r.password_hash)))
+            .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(to_millis(now))
+            .bind(to_millis(expires_at))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<User>> {
+        let row = sqlx::query_as::<_, UserRow>(
+            "SELECT u.id, u.phone, u.name, u.role, u.department, u.created_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(to_millis(now))
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AdminStore for SqlStore {
+    async fn departments(&self) -> StoreResult<Vec<Department>> {
+        let rows = sqlx::query_as::<_, DepartmentRow>(
+            "SELECT id, code, name_zh, name_en FROM departments ORDER BY code",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(Department::from).collect())
+    }
+
+    async fn secret(&self, key: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(fresh)
+        .execute(&self.write)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.write)
+                .await?,
+        )
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqlStore {
+    async fn insert_task(&self, t: &Task) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tasks (id, title, place, description, area, starts_at, ends_at, patrol_minutes, team_min,
+                team_max, max_teams, reward_points, reward_fund_cents, status, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(t.id.0)
+        .bind(&t.title)
+        .bind(&t.place)
+        .bind(&t.description)
+        .bind(t.area.to_geojson().to_string())
+        .bind(to_millis(t.starts_at))
+        .bind(to_millis(t.ends_at))
+        .bind(i64::from(t.patrol_minutes))
+        .bind(i64::from(t.team_min))
+        .bind(i64::from(t.team_max))
+        .bind(i64::from(t.max_teams))
+        .bind(t.reward_points)
+        .bind(t.reward_fund_cents)
+        .bind(t.status.as_str())
+        .bind(t.created_by.0)
+        .bind(to_millis(t.created_at))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn task(&self, id: TaskId) -> StoreResult<Task> {
+        sqlx::query_as::<_, TaskRow>("SELECT * FROM tasks WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&self.read)
+            .await
+            .map_err(not_found("task"))?
+            .try_into()
+    }
+
+    async fn tasks(&self, status: Option<TaskStatus>) -> StoreResult<Vec<TaskWithTeams>> {
+        let rows = sqlx::query_as::<_, TaskTeamsRow>(
+            "SELECT tasks.*,
+                (SELECT COUNT(*) FROM teams WHERE teams.task_id = tasks.id AND teams.state <> 'disbanded') AS teams
+             FROM tasks
+             WHERE CAST($1 AS TEXT) IS NULL OR status = $1
+             ORDER BY created_at DESC, id DESC",
+        )
+        .bind(status.map(TaskStatus::as_str))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(TaskWithTeams::try_from).collect()
+    }
+
+    async fn close_task(&self, id: TaskId, now: Timestamp) -> StoreResult<Task> {
+        let mut tx = self.write.begin().await?;
+        let mut task = task_in(&mut tx, id, true).await?;
+        task.check_close()?;
+        sqlx::query("UPDATE tasks SET status = 'closed', closed_at = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        task.status = TaskStatus::Closed;
+        Ok(task)
+    }
+}
+
+#[async_trait]
+impl TeamStore for SqlStore {
+    async fn claim_team(
+        &self,
+        task_id: TaskId,
+        leader: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Team> {
+        let mut tx = self.write.begin().await?;
+        let task = task_in(&mut tx, task_id, true).await?;
+        let teams: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM teams WHERE task_id = $1 AND state <> 'disbanded'",
+        )
+        .bind(task_id.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        task.check_claim(now, u32::try_from(teams).unwrap_or(u32::MAX))?;
+        let team = Team::claim(task_id, leader, now);
+        sqlx::query("INSERT INTO teams (id, task_id, leader_id, state, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(team.id.0)
+            .bind(task_id.0)
+            .bind(leader.0)
+            .bind(team.state.as_str())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role, joined_at, is_current) VALUES ($1, $2, 'leader', $3, 1)",
+        )
+        .bind(team.id.0)
+        .bind(leader.0)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("already_in_team") } else { e.into() })?;
+        tx.commit().await?;
+        Ok(team)
+    }
+
+    async fn team(&self, id: TeamId) -> StoreResult<TeamView> {
+        let team: Team =
+            sqlx::query_as::<_, TeamRow>(&format!("SELECT {TEAM_COLS} FROM teams WHERE id = $1"))
+                .bind(id.0)
+                .fetch_one(&self.read)
+                .await
+                .map_err(not_found("team"))?
+                .try_into()?;
+        let members = sqlx::query_as::<_, MemberRow>(
+            "SELECT m.user_id, u.name, m.role, m.joined_at
+             FROM team_members m JOIN users u ON u.id = m.user_id
+             WHERE m.team_id = $1 AND m.left_at IS NULL
+             ORDER BY CASE m.role WHEN 'leader' THEN 0 ELSE 1 END, m.joined_at, m.user_id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(TeamView {
+            team,
+            members: members.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn teams_of_task(&self, task: TaskId) -> StoreResult<Vec<TeamSummary>> {
+        let rows = sqlx::query_as::<_, TeamSummaryRow>(
+            "SELECT t.id, t.leader_id, u.name AS leader_name, t.state, t.created_at, t.started_at,
+                (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id AND m.left_at IS NULL) AS members
+             FROM teams t JOIN users u ON u.id = t.leader_id
+             WHERE t.task_id = $1 AND t.state <> 'disbanded'
+             ORDER BY t.created_at, t.id",
+        )
+        .bind(task.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(TeamSummary::try_from).collect()
+    }
+
+    async fn join_team(
+        &self,
+        team_id: TeamId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<JoinOutcome> {
+        let mut tx = self.write.begin().await?;
+        let team = lock_team(&mut tx, team_id).await?;
+        let current: Option<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT team_id FROM team_members WHERE user_id = $1 AND is_current = 1",
+        )
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match current {
+            Some(t) if t == team_id.0 => return Ok(JoinOutcome::AlreadyMember),
+            Some(_) => return Err(StoreError::Conflict("already_in_team")),
+            None => {}
+        }
+        let task = task_in(&mut tx, team.task_id, false).await?;
+        let members = member_ids(&mut tx, team_id).await?;
+        team.check_join(u32_count(members.len()), &task)?;
+        // a member who left may come back: the (team, user) row is reused
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role, joined_at, is_current) VALUES ($1, $2, 'member', $3, 1)
+             ON CONFLICT (team_id, user_id) DO UPDATE SET role = 'member', joined_at = $3, is_current = 1, left_at = NULL",
+        )
+        .bind(team_id.0)
+        .bind(user.0)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict("already_in_team") } else { e.into() })?;
+        tx.commit().await?;
+        Ok(JoinOutcome::Joined)
+    }
+
+    async fn leave_team(
+        &self,
+        team_id: TeamId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<LeaveOutcome> {
+        let mut tx = self.write.begin().await?;
+        let team = lock_team(&mut tx, team_id).await?;
+        let members = member_ids(&mut tx, team_id).await?;
+        if !members.contains(&user) {
+            return Err(
+                DomainError::forbidden("not_member", "you are not a member of this team").into(),
+            );
+        }
+        let others: Vec<UserId> = members.into_iter().filter(|&m| m != user).collect();
+        let outcome = team.leave(user, &others)?;
+        sqlx::query("UPDATE team_members SET is_current = 0, left_at = $3 WHERE team_id = $1 AND user_id = $2")
+            .bind(team_id.0)
+            .bind(user.0)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        match outcome {
+            LeaveOutcome::Left => {}
+            LeaveOutcome::NewLeader(next) => {
+                sqlx::query(
+                    "UPDATE team_members SET role = 'leader' WHERE team_id = $1 AND user_id = $2",
+                )
+                .bind(team_id.0)
+                .bind(next.0)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE teams SET leader_id = $2 WHERE id = $1")
+                    .bind(team_id.0)
+                    .bind(next.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            LeaveOutcome::Disbanded => {
+                sqlx::query("UPDATE teams SET state = $2, finished_at = $3 WHERE id = $1")
+                    .bind(team_id.0)
+                    .bind(TeamState::Disbanded.as_str())
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn remove_member(
+        &self,
+        team_id: TeamId,
+        by: UserId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let team = lock_team(&mut tx, team_id).await?;
+        team.check_remove(by, user)?;
+        let done = sqlx::query(
+            "UPDATE team_members SET is_current = 0, left_at = $3 WHERE team_id = $1 AND user_id = $2 AND left_at IS NULL",
+        )
+        .bind(team_id.0)
+        .bind(user.0)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("member"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_team(
+        &self,
+        team_id: TeamId,
+        by: UserId,
+        at: LatLng,
+        photo_sha256: &str,
+        now: Timestamp,
+    ) -> StoreResult<Team> {
+        let mut tx = self.write.begin().await?;
+        let mut team = lock_team(&mut tx, team_id).await?;
+        let task = task_in(&mut tx, team.task_id, false).await?;
+        let members = member_ids(&mut tx, team_id).await?;
+        team.check_start(by, u32_count(members.len()), &task, at, now)?;
+        sqlx::query(
+            "UPDATE teams SET state = $2, started_at = $3, photo_sha256 = $4, start_lat = $5, start_lng = $6 WHERE id = $1",
+        )
+        .bind(team_id.0)
+        .bind(TeamState::Active.as_str())
+        .bind(to_millis(now))
+        .bind(photo_sha256)
+        .bind(at.lat)
+        .bind(at.lng)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        team.state = TeamState::Active;
+        team.started_at = Some(now);
+        team.photo_sha256 = Some(photo_sha256.to_owned());
+        team.start_position = Some(at);
+        Ok(team)
+    }
+
+    async fn current_team(&self, user: UserId) -> StoreResult<Option<TeamId>> {
+        let id: Option<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT team_id FROM team_members WHERE user_id = $1 AND is_current = 1",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id.map(TeamId))
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn kind(&self) -> crate::DbKind {
+        KIND
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}
