@@ -2,7 +2,7 @@
 
 use crate::task::Task;
 use crate::time::Timestamp;
-use crate::{DomainError, DomainResult, TaskId, TeamId, UserId};
+use crate::{DomainError, DomainResult, Role, TaskId, TeamId, UserId};
 use pp_geo::LatLng;
 
 /// A team's lifecycle: `forming → active → finished`, or `disbanded` when its last member
@@ -187,6 +187,33 @@ impl Team {
         Ok(())
     }
 
+    /// Whether `by` may hand out join codes now: the leader of a forming team.
+    pub fn check_invite(&self, by: UserId) -> DomainResult<()> {
+        self.check_leader(by)?;
+        if self.state != TeamState::Forming {
+            return Err(DomainError::conflict(
+                "team_not_forming",
+                format!(
+                    "this team is {} and takes no new members",
+                    self.state.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Who may see a team: its members, commanders and admins.
+    pub fn check_visible(role: Role, is_member: bool) -> DomainResult<()> {
+        if is_member || matches!(role, Role::Commander | Role::Admin) {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(
+                "not_member",
+                "only the team's members (and commanders) may see this team",
+            ))
+        }
+    }
+
     /// Whether the leader may remove `user` now.
     pub fn check_remove(&self, by: UserId, user: UserId) -> DomainResult<()> {
         self.check_leader(by)?;
@@ -332,5 +359,17 @@ mod tests {
             "cannot_remove_self"
         );
         assert_eq!(team.check_remove(a, b).unwrap_err().code(), "not_leader");
+        assert!(team.check_invite(team.leader_id).is_ok());
+        assert_eq!(team.check_invite(a).unwrap_err().code(), "not_leader");
+        assert!(Team::check_visible(Role::Envoy, true).is_ok());
+        assert!(Team::check_visible(Role::Commander, false).is_ok());
+        assert_eq!(
+            Team::check_visible(Role::Envoy, false).unwrap_err().code(),
+            "not_member"
+        );
+        assert_eq!(
+            Team::check_visible(Role::Staff, false).unwrap_err().code(),
+            "not_member"
+        );
     }
 }

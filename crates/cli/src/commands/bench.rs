@@ -1,0 +1,360 @@
+//! `peacepatrol bench …`: measure the server over real HTTP on loopback and print the figures
+//! with the workload size. Without `--url` each bench starts the server in this process on a
+//! fresh database (a temporary SQLite file, or `--database-url`), seeds its workload through
+//! the store, and drives it with `--concurrency` client tasks; client and server share the
+//! machine, as the reference figures in `../shared/bench/` do.
+
+use chrono::Duration;
+use clap::{Args, Subcommand};
+use pp_domain::account::{
+    generate_session_token, hash_password, session_token_hash, NewUser, Phone,
+};
+use pp_domain::task::{NewTask, Task};
+use pp_domain::time::{Clock as _, SystemClock, Timestamp};
+use pp_domain::{Role, UserId};
+use pp_server::{AppState, ServerConfig};
+use pp_store::Store;
+use rand::{Rng as _, SeedableRng as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// `GET /tasks?near=` with `--tasks` open tasks spread over Haizhu district.
+    TasksNear(TasksNearArgs),
+    /// `POST /teams/join`: `--teams` forming teams of up to 10, each joined by 9 envoys.
+    Join(JoinArgs),
+}
+
+/// Shared flags.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Database for the in-process server (default: a temporary SQLite file).
+    #[arg(long = "bench-database-url")]
+    pub database_url: Option<String>,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Random seed of the workload.
+    #[arg(long, default_value_t = 20261001)]
+    pub seed: u64,
+}
+
+/// `bench tasks-near` flags.
+#[derive(Debug, Args)]
+pub struct TasksNearArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Open tasks.
+    #[arg(long, default_value_t = 1000)]
+    tasks: usize,
+    /// Requests to send.
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Search radius in metres.
+    #[arg(long, default_value_t = 2000.0)]
+    radius_m: f64,
+}
+
+/// `bench join` flags.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Forming teams (each takes 9 joins).
+    #[arg(long, default_value_t = 500)]
+    teams: usize,
+}
+
+/// Runs a benchmark.
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::TasksNear(a) => tasks_near(a).await,
+        BenchCommand::Join(a) => join(a).await,
+    }
+}
+
+/// Haizhu district's bounding box (from ../shared/bench): lat 23.045..23.125, lng 113.235..113.420.
+const LAT: (f64, f64) = (23.045, 23.125);
+const LNG: (f64, f64) = (113.235, 113.420);
+
+struct Server {
+    base: String,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(common: &Common) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let url = common
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let store = pp_store::connect(&url, true).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState::new(
+        store.clone(),
+        ServerConfig::new(base.clone(), dir.path()),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(pp_server::serve(listener, state, shutdown.clone()));
+    println!("server: in process, database {}", pp_store::redact(&url));
+    Ok(Server {
+        base,
+        store,
+        shutdown,
+        _dir: dir,
+    })
+}
+
+/// Accounts made straight in the store with one shared hash and a session each: the bench
+/// measures the endpoint, not 10,000 argon2 hashes.
+async fn accounts(
+    store: &dyn Store,
+    role: Role,
+    from: usize,
+    n: usize,
+    now: Timestamp,
+) -> anyhow::Result<Vec<(UserId, String)>> {
+    let hash = hash_password("bench-password");
+    let mut out = Vec::with_capacity(n);
+    for i in from..from + n {
+        let user = store
+            .create_user(
+                &NewUser {
+                    phone: Phone::parse(&format!("+86139{i:08}"))?,
+                    name: format!("bench {i}"),
+                    role,
+                    password_hash: hash.clone(),
+                    department: None,
+                },
+                now,
+            )
+            .await?;
+        let token = generate_session_token();
+        store
+            .create_session(
+                &session_token_hash(&token),
+                user.id,
+                now,
+                now + Duration::days(1),
+            )
+            .await?;
+        out.push((user.id, token));
+    }
+    Ok(out)
+}
+
+fn task_input(
+    rng: &mut rand::rngs::StdRng,
+    now: Timestamp,
+    max_teams: u32,
+    team_max: u32,
+) -> NewTask {
+    let (lat, lng) = (rng.gen_range(LAT.0..LAT.1), rng.gen_range(LNG.0..LNG.1));
+    NewTask {
+        title: format!("patrol at {lat:.4},{lng:.4}"),
+        place: "Haizhu".to_owned(),
+        description: String::new(),
+        area: serde_json::json!({"type": "Circle", "center": [lng, lat], "radius_m": rng.gen_range(100.0..800.0)}),
+        starts_at: now - Duration::hours(1),
+        ends_at: now + Duration::hours(6),
+        patrol_minutes: 30,
+        team_min: 2,
+        team_max,
+        max_teams,
+        reward_points: 10,
+        reward_fund_cents: 500,
+    }
+}
+
+/// Latencies and wall time of a run.
+struct Figures {
+    latencies_us: Vec<u64>,
+    wall: std::time::Duration,
+    errors: usize,
+}
+
+impl Figures {
+    fn print(mut self, what: &str, concurrency: usize) {
+        self.latencies_us.sort_unstable();
+        let n = self.latencies_us.len();
+        let pct = |p: f64| {
+            let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
+            self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        println!(
+            "{what}: {n} requests, concurrency {concurrency}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+            n as f64 / self.wall.as_secs_f64(),
+            pct(0.50),
+            pct(0.99),
+            self.errors
+        );
+    }
+}
+
+/// Sends `n` requests from `concurrency` tasks; `make(i)` builds request i.
+async fn drive<F>(concurrency: usize, n: usize, make: F) -> Figures
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap_or_default();
+    let next = Arc::new(AtomicUsize::new(0));
+    let make = Arc::new(make);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (client, next, make) = (client.clone(), next.clone(), make.clone());
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t = Instant::now();
+                    match make(&client, i).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => errors += 1,
+                    }
+                    lat.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut figures = Figures {
+        latencies_us: Vec::with_capacity(n),
+        wall: std::time::Duration::ZERO,
+        errors: 0,
+    };
+    for w in workers {
+        if let Ok((lat, errors)) = w.await {
+            figures.latencies_us.extend(lat);
+            figures.errors += errors;
+        }
+    }
+    figures.wall = start.elapsed();
+    figures
+}
+
+async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
+    let server = start(&a.common).await?;
+    let now = SystemClock.now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(a.common.seed);
+    let (commander, _) = accounts(server.store.as_ref(), Role::Commander, 0, 1, now)
+        .await?
+        .remove(0);
+    let (_, token) = accounts(server.store.as_ref(), Role::Envoy, 1, 1, now)
+        .await?
+        .remove(0);
+    for _ in 0..a.tasks {
+        server
+            .store
+            .insert_task(&Task::publish(
+                task_input(&mut rng, now, 5, 5),
+                commander,
+                now,
+            )?)
+            .await?;
+    }
+    let points: Arc<Vec<(f64, f64)>> = Arc::new(
+        (0..a.requests)
+            .map(|_| (rng.gen_range(LAT.0..LAT.1), rng.gen_range(LNG.0..LNG.1)))
+            .collect(),
+    );
+    println!(
+        "workload: {} open tasks over Haizhu district, radius {} m, {} requests",
+        a.tasks, a.radius_m, a.requests
+    );
+    for c in [1, a.common.concurrency] {
+        let (base, token, points, radius) = (
+            server.base.clone(),
+            token.clone(),
+            points.clone(),
+            a.radius_m,
+        );
+        let figures = drive(c, a.requests, move |client, i| {
+            let (lat, lng) = points[i];
+            client
+                .get(format!(
+                    "{base}/api/v1/tasks?near={lat},{lng}&radius_m={radius}"
+                ))
+                .bearer_auth(&token)
+        })
+        .await;
+        figures.print("GET /api/v1/tasks?near=", c);
+    }
+    server.shutdown.cancel();
+    Ok(())
+}
+
+async fn join(a: JoinArgs) -> anyhow::Result<()> {
+    let server = start(&a.common).await?;
+    let now = SystemClock.now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(a.common.seed);
+    let store = server.store.as_ref();
+    let (commander, _) = accounts(store, Role::Commander, 0, 1, now).await?.remove(0);
+    let task_count = a.teams.div_ceil(1000);
+    let leaders = accounts(store, Role::Envoy, 1, a.teams, now).await?;
+    let joiners = accounts(store, Role::Envoy, 1 + a.teams, a.teams * 9, now).await?;
+    let mut tokens = Vec::with_capacity(a.teams);
+    let client = reqwest::Client::new();
+    let mut task = None;
+    for (i, (leader, leader_token)) in leaders.iter().enumerate() {
+        if i % 1000 == 0 {
+            let t = Task::publish(task_input(&mut rng, now, 1000, 10), commander, now)?;
+            store.insert_task(&t).await?;
+            task = Some(t.id);
+        }
+        let task = task.ok_or_else(|| anyhow::anyhow!("no task"))?;
+        let team = store.claim_team(task, *leader, now).await?;
+        let body: serde_json::Value = client
+            .get(format!("{}/api/v1/teams/{}", server.base, team.id))
+            .bearer_auth(leader_token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = body["join_token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no join_token in {body}"))?;
+        tokens.push(token.to_owned());
+    }
+    println!(
+        "workload: {} forming teams of up to 10 in {task_count} task(s), {} joins (9 per team)",
+        a.teams,
+        joiners.len()
+    );
+    let jobs: Arc<Vec<(String, String)>> = Arc::new(
+        joiners
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, t))| (t, tokens[i % tokens.len()].clone()))
+            .collect(),
+    );
+    let (base, n) = (server.base.clone(), jobs.len());
+    let figures = drive(a.common.concurrency, n, move |client, i| {
+        let (session, join_token) = &jobs[i];
+        client
+            .post(format!("{base}/api/v1/teams/join"))
+            .bearer_auth(session)
+            .json(&serde_json::json!({ "token": join_token }))
+    })
+    .await;
+    figures.print("POST /api/v1/teams/join", a.common.concurrency);
+    server.shutdown.cancel();
+    Ok(())
+}

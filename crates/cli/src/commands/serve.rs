@@ -1,0 +1,93 @@
+//! `peacepatrol serve`: open the database, bind, serve until Ctrl-C or SIGTERM.
+
+use crate::config::Settings;
+use clap::Args;
+use pp_domain::time::SystemClock;
+use pp_server::{AppState, ServerConfig};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Flags of `serve` and `demo`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Do not apply migrations at start (apply them with `peacepatrol migrate`).
+    #[arg(long)]
+    pub no_migrations: bool,
+}
+
+/// A server that is bound and has its state, not yet serving.
+pub struct Prepared {
+    /// bound socket
+    pub listener: TcpListener,
+    /// application state
+    pub state: AppState,
+    /// database URL (for the start line)
+    pub url: String,
+}
+
+/// Opens the database (SQLite file `db_file` under the data dir unless a URL is configured)
+/// and binds the listen address.
+pub async fn prepare(
+    settings: &Settings,
+    args: &ServeArgs,
+    db_file: &str,
+) -> anyhow::Result<Prepared> {
+    let url = settings.database_url_or(db_file);
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let store = pp_store::connect(&url, !args.no_migrations).await?;
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let mut config = ServerConfig::new(
+        settings.public_url_for(listener.local_addr()?),
+        settings.data_dir.clone(),
+    );
+    config.session_ttl = chrono::Duration::days(settings.session_ttl_days);
+    config.join_token_ttl = chrono::Duration::minutes(settings.join_token_ttl_minutes);
+    let state = AppState::new(store, config, Arc::new(SystemClock)).await?;
+    Ok(Prepared {
+        listener,
+        state,
+        url,
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub async fn serve(p: Prepared) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal(shutdown.clone()));
+    println!(
+        "peacepatrol listening on http://{} (database {})",
+        p.listener.local_addr()?,
+        pp_store::redact(&p.url)
+    );
+    pp_server::serve(p.listener, p.state, shutdown).await
+}
+
+/// `peacepatrol serve`.
+pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    serve(prepare(settings, args, super::DB_FILE).await?).await
+}
+
+async fn signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,146 @@
+//! Settings: defaults, then a TOML file, then `PEACEPATROL_*` environment variables, then
+//! command-line flags (clap reads flag and environment together, flag first).
+
+use clap::Args;
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The settings every server command shares.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://…`; default: `sqlite://<data_dir>/peacepatrol.db`.
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the SQLite file and uploaded photos live.
+    pub data_dir: PathBuf,
+    /// The URL phones reach this server at (join links in QR codes); default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// How long a login lasts.
+    pub session_ttl_days: i64,
+    /// How long a QR join token lasts.
+    pub join_token_ttl_minutes: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: None,
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            session_ttl_days: 30,
+            join_token_ttl_minutes: 15,
+        }
+    }
+}
+
+/// Flags (and their environment variables) that override the config file.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct SettingsArgs {
+    /// Config file (TOML with the keys of `peacepatrol config default`); default
+    /// `peacepatrol.toml` when it exists.
+    #[arg(long, env = "PEACEPATROL_CONFIG", global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "PEACEPATROL_DATABASE_URL", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Listen address, e.g. 127.0.0.1:8080 or 0.0.0.0:8443.
+    #[arg(long, env = "PEACEPATROL_LISTEN", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Data directory (SQLite file, photos).
+    #[arg(long, env = "PEACEPATROL_DATA_DIR", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Public URL for join links (QR codes), e.g. https://patrol.example.org.
+    #[arg(long, env = "PEACEPATROL_PUBLIC_URL", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Layers defaults, the config file, and these flags/environment values.
+    pub fn load(&self) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match &self.config {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                fig = fig.merge(Toml::file(path));
+            }
+            None => fig = fig.merge(Toml::file("peacepatrol.toml")),
+        }
+        let settings: Settings = fig.merge(Serialized::defaults(self)).extract()?;
+        anyhow::ensure!(
+            settings.session_ttl_days > 0,
+            "session_ttl_days must be positive"
+        );
+        anyhow::ensure!(
+            settings.join_token_ttl_minutes > 0,
+            "join_token_ttl_minutes must be positive"
+        );
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    /// The database URL, defaulting to a SQLite file named `file` under the data dir.
+    pub fn database_url_or(&self, file: &str) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(file).display()))
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_url_for(&self, bound: std::net::SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_flags_then_env_then_file_then_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "peacepatrol.toml",
+                "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/pp\"\nsession_ttl_days = 7",
+            )?;
+            let from_file = SettingsArgs::default().load().map_err(|e| e.to_string())?;
+            assert_eq!(from_file.listen, "0.0.0.0:9000");
+            assert_eq!(from_file.data_dir, PathBuf::from("/srv/pp"));
+            assert_eq!(from_file.session_ttl_days, 7);
+            assert_eq!(from_file.join_token_ttl_minutes, 15, "default kept");
+            assert_eq!(from_file.database_url_or("x.db"), "sqlite:///srv/pp/x.db");
+            let args = SettingsArgs {
+                listen: Some("127.0.0.1:1234".into()),
+                ..SettingsArgs::default()
+            };
+            let flagged = args.load().map_err(|e| e.to_string())?;
+            assert_eq!(flagged.listen, "127.0.0.1:1234", "flag beats file");
+            assert_eq!(flagged.data_dir, PathBuf::from("/srv/pp"));
+            jail.create_file("bad.toml", "listne = \"typo\"")?;
+            let bad = SettingsArgs {
+                config: Some("bad.toml".into()),
+                ..SettingsArgs::default()
+            };
+            assert!(bad.load().is_err(), "unknown keys are refused");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,102 @@
+//! `peacepatrol`: the Peace Patrol server and its tools.
+
+mod commands;
+mod config;
+
+use clap::{Parser, Subcommand};
+use config::SettingsArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "peacepatrol",
+    version,
+    about = "Peace Patrol: patrol tasks, teams and dispatch for a district's safety volunteers"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(commands::serve::ServeArgs),
+    /// Run the server with a seeded demo district (its own database, `demo.db`, unless
+    /// --database-url is given).
+    Demo(commands::serve::ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Print the default config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Measure a running server over HTTP.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a config file with every key at its default.
+    Default,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(&cli.settings.load()?, &args).await,
+        Command::Demo(args) => commands::demo::run(&cli.settings.load()?, &args).await,
+        Command::User(cmd) => commands::user::run(&cli.settings.load()?, cmd).await,
+        Command::Migrate => {
+            let settings = cli.settings.load()?;
+            let url = settings.database_url_or(commands::DB_FILE);
+            pp_store::migrate(&url).await?;
+            println!("migrated {}", pp_store::redact(&url));
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", toml_default());
+            Ok(())
+        }
+        Command::Bench(cmd) => commands::bench::run(cmd).await,
+    }
+}
+
+fn toml_default() -> String {
+    let d = config::Settings::default();
+    format!(
+        "# peacepatrol.toml: every key is optional; flags and PEACEPATROL_* variables override it.\n\
+         # database_url = \"postgres://peacepatrol@127.0.0.1/peacepatrol\"  # default: sqlite://<data_dir>/peacepatrol.db\n\
+         listen = \"{}\"\n\
+         data_dir = \"{}\"\n\
+         # public_url = \"https://patrol.example.org\"  # default: http://<listen>\n\
+         session_ttl_days = {}\n\
+         join_token_ttl_minutes = {}\n",
+        d.listen,
+        d.data_dir.display(),
+        d.session_ttl_days,
+        d.join_token_ttl_minutes
+    )
+}

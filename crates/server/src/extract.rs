@@ -1,0 +1,98 @@
+//! Extractors whose failures are [`ApiError`]s: the signed-in user, and JSON / query / path
+//! wrappers around axum's own, so malformed input gets the one error shape.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use pp_domain::account::session_token_hash;
+use pp_domain::Role;
+use pp_store::User;
+
+/// The caller, from `Authorization: Bearer <token>`: the token's SHA-256 names an unexpired
+/// session in the store. Missing, malformed, unknown and expired tokens are all a 401.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The account.
+    pub user: User,
+    /// The stored form of the session token (to end the session on logout).
+    pub token_hash: Vec<u8>,
+}
+
+impl AuthUser {
+    /// The caller's role must be one of `allowed` (403 `wrong_role` otherwise).
+    pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
+        Ok(self.user.role.require(allowed)?)
+    }
+}
+
+/// The bearer token of a request, if it has a well-formed one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("sign in first: send Authorization: Bearer <token>")
+        })?;
+        let token_hash = session_token_hash(token);
+        let user = state
+            .store
+            .session_user(&token_hash, state.clock.now())
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("this session is unknown or has expired: sign in again")
+            })?;
+        Ok(AuthUser { user, token_hash })
+    }
+}
+
+/// `axum::Json` with [`ApiError`] rejections (`invalid_json`, `invalid_body`,
+/// `unsupported_media_type`, `payload_too_large`).
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Query` with an [`ApiError`] rejection (`invalid_query`).
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `axum::extract::Path` with an [`ApiError`] rejection (`invalid_id`).
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut b = Request::builder().uri("/");
+        if let Some(a) = auth {
+            b = b.header(AUTHORIZATION, a);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer(&parts(Some("Bearer abc"))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("bearer  abc "))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("Basic abc"))), None);
+        assert_eq!(bearer(&parts(Some("Bearer "))), None);
+        assert_eq!(bearer(&parts(Some("abc"))), None);
+        assert_eq!(bearer(&parts(None)), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! What every handler can reach: the store, the settings, the clock, the join-token secret
+//! and the metrics registry. No statics: a process may hold many states (the tests do).
+
+use crate::metrics::Metrics;
+use pp_domain::time::Clock;
+use pp_store::Store;
+use rand::RngCore as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The name under which the store keeps the join-token HMAC key.
+pub const JOIN_SECRET_KEY: &str = "join_token_hmac";
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The URL clients reach this server at, without a trailing slash
+    /// (`http://127.0.0.1:8080`); the QR code's join URL starts with it.
+    pub public_url: String,
+    /// Where uploaded files live (`photos/<sha256[0..2]>/<sha256>.<ext>`).
+    pub data_dir: PathBuf,
+    /// How long a login lasts.
+    pub session_ttl: chrono::Duration,
+    /// How long a join token (a QR code) stays valid.
+    pub join_token_ttl: chrono::Duration,
+}
+
+impl ServerConfig {
+    /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes.
+    pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let public_url: String = public_url.into();
+        Self {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            data_dir: data_dir.into(),
+            session_ttl: chrono::Duration::days(30),
+            join_token_ttl: chrono::Duration::seconds(pp_domain::join_token::DEFAULT_TTL_SECS),
+        }
+    }
+
+    /// Where photos are stored.
+    pub fn photo_dir(&self) -> PathBuf {
+        self.data_dir.join("photos")
+    }
+}
+
+/// Shared state of the router: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Where "now" comes from (tests set it).
+    pub clock: Arc<dyn Clock>,
+    /// HTTP metrics of this state's router (its own registry, not a global one).
+    pub metrics: Arc<Metrics>,
+    join_secret: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state, loading the join-token secret from the store (every node of a
+    /// cluster shares it; the first node to start stores a fresh random one).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<AppState> {
+        let mut fresh = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let secret = store.secret(JOIN_SECRET_KEY, &fresh).await?;
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "the stored join-token secret is too short ({} bytes)",
+            secret.len()
+        );
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            metrics: Arc::new(Metrics::new()?),
+            join_secret: secret.into(),
+        })
+    }
+
+    /// The HMAC key of join tokens (tests sign their own tokens with it).
+    pub fn join_secret(&self) -> &[u8] {
+        &self.join_secret
+    }
+}
