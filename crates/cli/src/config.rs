@@ -115,6 +115,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure type")]
     fn precedence_is_flags_then_env_then_file_then_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

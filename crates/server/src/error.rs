@@ -259,6 +259,7 @@ impl From<StoreError> for ApiError {
                     "task" => "task_not_found",
                     "team" => "team_not_found",
                     "user" => "user_not_found",
+                    "member" => "member_not_found",
                     _ => "not_found",
                 };
                 Self::NotFound {
@@ -505,6 +506,7 @@ mod tests {
         check(StoreError::NotFound("task"), 404, "task_not_found");
         check(StoreError::NotFound("team"), 404, "team_not_found");
         check(StoreError::NotFound("user"), 404, "user_not_found");
+        check(StoreError::NotFound("member"), 404, "member_not_found");
         check(StoreError::NotFound("record"), 404, "not_found");
         check(StoreError::Conflict("phone_taken"), 409, "phone_taken");
         check(

@@ -58,10 +58,31 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 /// `axum::Json` with [`ApiError`] rejections (`invalid_json`, `invalid_body`,
-/// `unsupported_media_type`, `payload_too_large`).
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `unsupported_media_type`, `payload_too_large`). The body must be a JSON object: serde would
+/// otherwise also read a struct from an array of its fields in order.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid body: {e}")))
+    }
+}
 
 /// `axum::extract::Query` with an [`ApiError`] rejection (`invalid_query`).
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]

@@ -420,7 +420,7 @@ pub async fn leave(
         (status = 400, description = "`invalid_id`, `cannot_remove_self`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`not_leader`", body = ErrorBody),
-        (status = 404, description = "`team_not_found`, `user_not_found`", body = ErrorBody),
+        (status = 404, description = "`team_not_found`, `member_not_found`", body = ErrorBody),
         (status = 409, description = "`team_not_forming`", body = ErrorBody),
     )
 )]

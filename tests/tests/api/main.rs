@@ -1,0 +1,12 @@
+//! The HTTP API of Peace Patrol, tested over real HTTP against a fresh server and database per
+//! test, on every backend (`pp_store::testing::backends()`).
+//!
+//! Run: `cargo test -p e2e` (PostgreSQL at `PEACEPATROL_TEST_PG`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`; `PEACEPATROL_TEST_PG=off` for SQLite only).
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod auth;
+mod errors;
+mod openapi;
+mod tasks;
+mod teams;
