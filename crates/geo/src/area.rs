@@ -141,10 +141,17 @@ impl Area {
     /// `"area_too_large"` (geodesic area above [`MAX_AREA_M2`], or spanning
     /// more than 180° of longitude) and `"radius_out_of_range"`.
     pub fn from_geojson(v: &Value) -> Result<Area, GeoError> {
-        Self::parse_geojson(v, true)
+        Self::parse_geojson(v, true, true)
     }
 
-    fn parse_geojson(v: &Value, allow_feature: bool) -> Result<Area, GeoError> {
+    /// Reads back an area that [`Area::from_geojson`] validated before it was stored: the same
+    /// parsing, without the validity checks (the O(n²) crossing test, the geodesic area), so
+    /// listing many stored tasks stays cheap. Malformed JSON is still an error.
+    pub fn from_stored_geojson(v: &Value) -> Result<Area, GeoError> {
+        Self::parse_geojson(v, false, false)
+    }
+
+    fn parse_geojson(v: &Value, allow_feature: bool, validate: bool) -> Result<Area, GeoError> {
         let Some(obj) = v.as_object() else {
             return Err(invalid(format!(
                 "GeoJSON must be an object, got {}",
@@ -164,7 +171,7 @@ impl Area {
         match ty {
             "Feature" if allow_feature => match obj.get("geometry") {
                 None | Some(Value::Null) => Err(invalid("Feature has no geometry")),
-                Some(g) => Self::parse_geojson(g, false),
+                Some(g) => Self::parse_geojson(g, false, validate),
             },
             "Polygon" => {
                 let rings = match obj.get("coordinates") {
@@ -203,7 +210,11 @@ impl Area {
                     .enumerate()
                     .map(|(i, p)| parse_position(p, &format!("ring position {i}")))
                     .collect::<Result<Vec<_>, _>>()?;
-                Area::polygon(ring)
+                if validate {
+                    Area::polygon(ring)
+                } else {
+                    Ok(Area::Polygon { ring })
+                }
             }
             "Circle" => {
                 let center = match obj.get("center") {
@@ -219,19 +230,23 @@ impl Area {
                         ))
                     })?,
                 };
+                let center_ll = LatLng {
+                    lat: center[1],
+                    lng: center[0],
+                };
+                if !validate {
+                    return Ok(Area::Circle {
+                        center: center_ll,
+                        radius_m,
+                    });
+                }
                 check_lat_lng(center[1], center[0]).map_err(|m| {
                     GeoError::new(
                         "coordinate_out_of_range",
                         format!("Circle center {}: {m}", fmt_pos(center)),
                     )
                 })?;
-                Area::circle(
-                    LatLng {
-                        lat: center[1],
-                        lng: center[0],
-                    },
-                    radius_m,
-                )
+                Area::circle(center_ll, radius_m)
             }
             other => Err(GeoError::new(
                 "unsupported_geometry",

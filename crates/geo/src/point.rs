@@ -65,6 +65,25 @@ pub struct BBox {
 }
 
 impl BBox {
+    /// A box holding every point within `radius_m` great-circle metres of `p` (a little larger
+    /// than the circle; clamped at the poles and the antimeridian), for prefiltering.
+    pub fn around(p: LatLng, radius_m: f64) -> BBox {
+        let r = radius_m.max(0.0) * 1.001 + 1.0;
+        let dlat = (r / crate::EARTH_RADIUS_M).to_degrees();
+        let cos = p.lat.to_radians().cos();
+        let dlng = if cos > 1e-6 {
+            (dlat / cos).min(180.0)
+        } else {
+            180.0
+        };
+        BBox {
+            min_lng: (p.lng - dlng).max(-180.0),
+            min_lat: (p.lat - dlat).max(-90.0),
+            max_lng: (p.lng + dlng).min(180.0),
+            max_lat: (p.lat + dlat).min(90.0),
+        }
+    }
+
     /// Whether `p` lies in the box; points on the edges are inside.
     pub fn contains(&self, p: LatLng) -> bool {
         p.lng >= self.min_lng

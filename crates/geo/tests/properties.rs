@@ -2,7 +2,7 @@
 
 use std::f64::consts::{PI, TAU};
 
-use pp_geo::{gcj02_to_wgs84, haversine_m, wgs84_to_gcj02, Area, LatLng, EARTH_RADIUS_M};
+use pp_geo::{gcj02_to_wgs84, haversine_m, wgs84_to_gcj02, Area, BBox, LatLng, EARTH_RADIUS_M};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -315,13 +315,28 @@ proptest! {
         }
     }
 
+    /// Every point within r of p lies in BBox::around(p, r).
+    #[test]
+    fn bbox_around_holds_the_circle(lat in -80.0..80.0f64, lng in -170.0..170.0f64, r in 0.0..50_000.0f64, bearing in 0.0..360.0f64, f in 0.0..1.0f64) {
+        let p = LatLng::new(lat, lng).unwrap();
+        let (d, b) = (r * f / EARTH_RADIUS_M, bearing.to_radians());
+        let (la, lo) = (lat.to_radians(), lng.to_radians());
+        let la2 = (la.sin() * d.cos() + la.cos() * d.sin() * b.cos()).asin();
+        let lo2 = lo + (b.sin() * d.sin() * la.cos()).atan2(d.cos() - la.sin() * la2.sin());
+        let q = LatLng::new(la2.to_degrees(), lo2.to_degrees()).unwrap();
+        prop_assert!(BBox::around(p, r).contains(q), "{q:?} at {} m not in {:?}", haversine_m(p, q), BBox::around(p, r));
+    }
+
     /// to_geojson / from_geojson round trip for valid areas.
     #[test]
     fn geojson_round_trip(s in star(), radius in 10.0..5000.0f64) {
         let poly = Area::from_geojson(&polygon_json(&s.verts)).unwrap();
-        prop_assert_eq!(Area::from_geojson(&poly.to_geojson()).unwrap(), poly);
+        prop_assert_eq!(&Area::from_geojson(&poly.to_geojson()).unwrap(), &poly);
         let circle = Area::circle(LatLng::new(s.lat, s.lng).unwrap(), radius).unwrap();
-        prop_assert_eq!(Area::from_geojson(&circle.to_geojson()).unwrap(), circle);
+        prop_assert_eq!(&Area::from_geojson(&circle.to_geojson()).unwrap(), &circle);
+        // what was validated and stored reads back the same without re-validation
+        prop_assert_eq!(Area::from_stored_geojson(&poly.to_geojson()).unwrap(), poly);
+        prop_assert_eq!(Area::from_stored_geojson(&circle.to_geojson()).unwrap(), circle);
     }
 
     /// haversine_m is symmetric, non-negative and obeys the triangle inequality.

@@ -20,7 +20,7 @@ pub use model::*;
 
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
-use pp_domain::task::{Task, TaskStatus};
+use pp_domain::task::Task;
 use pp_domain::team::{LeaveOutcome, Team};
 use pp_domain::time::Timestamp;
 use pp_domain::{TaskId, TeamId, UserId};
@@ -116,8 +116,8 @@ pub trait TaskStore: Send + Sync {
     async fn insert_task(&self, task: &Task) -> StoreResult<()>;
     /// A task by id.
     async fn task(&self, id: TaskId) -> StoreResult<Task>;
-    /// Tasks, newest first, optionally of one status, each with its live team count.
-    async fn tasks(&self, status: Option<TaskStatus>) -> StoreResult<Vec<TaskWithTeams>>;
+    /// Tasks, newest first, as the filter says, each with its live team count.
+    async fn tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskWithTeams>>;
     /// Closes an open task (`Domain(task_closed)` if it is closed already).
     async fn close_task(&self, id: TaskId, now: Timestamp) -> StoreResult<Task>;
 }

@@ -36,6 +36,17 @@ pub struct Department {
     pub name_en: String,
 }
 
+/// Which tasks [`crate::TaskStore::tasks`] returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TaskFilter {
+    /// Only tasks of this status.
+    pub status: Option<pp_domain::task::TaskStatus>,
+    /// Only tasks whose area's bounding box meets this box.
+    pub bbox: Option<pp_geo::BBox>,
+    /// At most this many (newest first).
+    pub limit: Option<u32>,
+}
+
 /// A task with the number of its live (forming, active or finished) teams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskWithTeams {

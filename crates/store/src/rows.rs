@@ -97,7 +97,7 @@ impl TryFrom<TaskRow> for Task {
             title: r.title,
             place: r.place,
             description: r.description,
-            area: Area::from_geojson(&area).map_err(|e| corrupt("task area", e))?,
+            area: Area::from_stored_geojson(&area).map_err(|e| corrupt("task area", e))?,
             starts_at: from_millis(r.starts_at),
             ends_at: from_millis(r.ends_at),
             patrol_minutes: count(r.patrol_minutes),

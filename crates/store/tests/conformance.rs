@@ -10,7 +10,7 @@ use pp_domain::time::Timestamp;
 use pp_domain::{Role, UserId};
 use pp_geo::LatLng;
 use pp_store::testing::{backends, TestDb};
-use pp_store::{JoinOutcome, Store, StoreError, User};
+use pp_store::{JoinOutcome, Store, StoreError, TaskFilter, User};
 use std::sync::Arc;
 
 fn now() -> Timestamp {
@@ -171,7 +171,7 @@ async fn tasks_list_and_close() {
         let t1 = task(&store, cmd.id, 3, 5).await;
         let t2 = task(&store, cmd.id, 3, 5).await;
         assert_eq!(store.task(t1.id).await.unwrap(), t1, "round trip");
-        let all = store.tasks(None).await.unwrap();
+        let all = store.tasks(&TaskFilter::default()).await.unwrap();
         assert_eq!(
             all.iter().map(|t| t.task.id).collect::<Vec<_>>(),
             [t2.id, t1.id],
@@ -183,11 +183,23 @@ async fn tasks_list_and_close() {
             code(store.close_task(t1.id, now()).await.unwrap_err()),
             "task_closed"
         );
-        let open = store.tasks(Some(TaskStatus::Open)).await.unwrap();
+        let open = store
+            .tasks(&TaskFilter {
+                status: Some(TaskStatus::Open),
+                ..TaskFilter::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].task.id, t2.id);
         assert_eq!(
-            store.tasks(Some(TaskStatus::Closed)).await.unwrap()[0]
+            store
+                .tasks(&TaskFilter {
+                    status: Some(TaskStatus::Closed),
+                    ..TaskFilter::default()
+                })
+                .await
+                .unwrap()[0]
                 .task
                 .id,
             t1.id

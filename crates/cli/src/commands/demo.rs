@@ -121,7 +121,12 @@ pub async fn seed(store: &dyn Store, now: pp_domain::time::Timestamp) -> anyhow:
         }
     }
     let commander = commander.ok_or_else(|| anyhow::anyhow!("demo commander missing"))?;
-    let open = store.tasks(Some(TaskStatus::Open)).await?;
+    let open = store
+        .tasks(&pp_store::TaskFilter {
+            status: Some(TaskStatus::Open),
+            ..pp_store::TaskFilter::default()
+        })
+        .await?;
     for (title, place, area, minutes) in landmarks() {
         if open
             .iter()

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use pp_domain::task::{NewTask, Task, TaskStatus};
 use pp_domain::team::TeamState;
 use pp_domain::{Role, TaskId, TeamId, UserId};
-use pp_geo::LatLng;
-use pp_store::TeamSummary;
+use pp_geo::{BBox, LatLng};
+use pp_store::{TaskFilter, TaskWithTeams, TeamSummary};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,9 +21,9 @@ pub const DEFAULT_RADIUS_M: f64 = 5_000.0;
 /// Largest `radius_m`.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
 /// Default and largest `limit` of `GET /tasks`.
-pub const DEFAULT_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: u32 = 100;
 /// Largest `limit`.
-pub const MAX_LIMIT: usize = 1_000;
+pub const MAX_LIMIT: u32 = 1_000;
 
 /// Who may publish and close tasks.
 const COMMAND: [Role; 2] = [Role::Commander, Role::Admin];
@@ -191,7 +191,7 @@ pub struct ListQuery {
     /// `open` or `closed`
     pub status: Option<String>,
     /// most tasks returned (default 100; larger values are capped at 1000)
-    pub limit: Option<usize>,
+    pub limit: Option<u32>,
 }
 
 /// Parses `near=lat,lng`.
@@ -263,22 +263,28 @@ pub async fn list(
         ));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let all = state.store.tasks(status).await?;
+    let filter = TaskFilter {
+        status,
+        // the store prefilters by bounding box; exact distances are computed here
+        bbox: near.map(|p| BBox::around(p, radius_m)),
+        limit: near.is_none().then_some(limit),
+    };
+    let found = state.store.tasks(&filter).await?;
     let tasks = match near {
-        // in memory: a district has at most a few thousand tasks
         Some(p) => {
-            let mut near: Vec<(f64, TaskBody)> = all
+            let mut near: Vec<(f64, &TaskWithTeams)> = found
                 .iter()
                 .map(|t| (t.task.area.distance_m(p), t))
                 .filter(|(d, _)| *d <= radius_m)
-                .map(|(d, t)| (d, TaskBody::new(&t.task, t.teams, Some(d))))
                 .collect();
             near.sort_by(|a, b| a.0.total_cmp(&b.0));
-            near.into_iter().take(limit).map(|(_, t)| t).collect()
+            near.into_iter()
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .map(|(d, t)| TaskBody::new(&t.task, t.teams, Some(d)))
+                .collect()
         }
-        None => all
+        None => found
             .iter()
-            .take(limit)
             .map(|t| TaskBody::new(&t.task, t.teams, None))
             .collect(),
     };

@@ -43,6 +43,11 @@ CREATE TABLE tasks (
     place TEXT NOT NULL,
     description TEXT NOT NULL,
     area TEXT NOT NULL,
+    -- the area's bounding box, to find tasks near a point without reading every area
+    min_lat DOUBLE PRECISION NOT NULL,
+    max_lat DOUBLE PRECISION NOT NULL,
+    min_lng DOUBLE PRECISION NOT NULL,
+    max_lng DOUBLE PRECISION NOT NULL,
     starts_at BIGINT NOT NULL,
     ends_at BIGINT NOT NULL,
     patrol_minutes BIGINT NOT NULL,
@@ -57,6 +62,7 @@ CREATE TABLE tasks (
     closed_at BIGINT
 );
 CREATE INDEX tasks_status ON tasks (status, created_at);
+CREATE INDEX tasks_bbox ON tasks (min_lat, max_lat);
 
 CREATE TABLE teams (
     id UUID PRIMARY KEY,

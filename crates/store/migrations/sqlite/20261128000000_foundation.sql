@@ -43,6 +43,11 @@ CREATE TABLE tasks (
     place TEXT NOT NULL,
     description TEXT NOT NULL,
     area TEXT NOT NULL,
+    -- the area's bounding box, to find tasks near a point without reading every area
+    min_lat REAL NOT NULL,
+    max_lat REAL NOT NULL,
+    min_lng REAL NOT NULL,
+    max_lng REAL NOT NULL,
     starts_at INTEGER NOT NULL,
     ends_at INTEGER NOT NULL,
     patrol_minutes INTEGER NOT NULL,
@@ -57,6 +62,7 @@ CREATE TABLE tasks (
     closed_at INTEGER
 );
 CREATE INDEX tasks_status ON tasks (status, created_at);
+CREATE INDEX tasks_bbox ON tasks (min_lat, max_lat);
 
 CREATE TABLE teams (
     id BLOB PRIMARY KEY NOT NULL,

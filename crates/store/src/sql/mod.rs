@@ -10,8 +10,8 @@ use crate::rows::{
     UserRow,
 };
 use crate::{
-    AdminStore, Department, JoinOutcome, Store, StoreError, StoreResult, TaskStore, TaskWithTeams,
-    TeamStore, TeamSummary, TeamView, User, UserStore,
+    AdminStore, Department, JoinOutcome, Store, StoreError, StoreResult, TaskFilter, TaskStore,
+    TaskWithTeams, TeamStore, TeamSummary, TeamView, User, UserStore,
 };
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
@@ -222,10 +222,12 @@ impl AdminStore for SqlStore {
 #[async_trait]
 impl TaskStore for SqlStore {
     async fn insert_task(&self, t: &Task) -> StoreResult<()> {
+        let bbox = t.area.bbox();
         sqlx::query(
             "INSERT INTO tasks (id, title, place, description, area, starts_at, ends_at, patrol_minutes, team_min,
-                team_max, max_teams, reward_points, reward_fund_cents, status, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                team_max, max_teams, reward_points, reward_fund_cents, status, created_by, created_at,
+                min_lat, max_lat, min_lng, max_lng)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(t.id.0)
         .bind(&t.title)
@@ -243,6 +245,10 @@ impl TaskStore for SqlStore {
         .bind(t.status.as_str())
         .bind(t.created_by.0)
         .bind(to_millis(t.created_at))
+        .bind(bbox.min_lat)
+        .bind(bbox.max_lat)
+        .bind(bbox.min_lng)
+        .bind(bbox.max_lng)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -257,15 +263,24 @@ impl TaskStore for SqlStore {
             .try_into()
     }
 
-    async fn tasks(&self, status: Option<TaskStatus>) -> StoreResult<Vec<TaskWithTeams>> {
+    async fn tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<TaskWithTeams>> {
+        let bbox = filter.bbox;
         let rows = sqlx::query_as::<_, TaskTeamsRow>(
             "SELECT tasks.*,
                 (SELECT COUNT(*) FROM teams WHERE teams.task_id = tasks.id AND teams.state <> 'disbanded') AS teams
              FROM tasks
-             WHERE CAST($1 AS TEXT) IS NULL OR status = $1
-             ORDER BY created_at DESC, id DESC",
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)
+               AND (CAST($2 AS DOUBLE PRECISION) IS NULL
+                    OR (max_lat >= $2 AND min_lat <= $3 AND max_lng >= $4 AND min_lng <= $5))
+             ORDER BY created_at DESC, id DESC
+             LIMIT $6",
         )
-        .bind(status.map(TaskStatus::as_str))
+        .bind(filter.status.map(TaskStatus::as_str))
+        .bind(bbox.map(|b| b.min_lat))
+        .bind(bbox.map(|b| b.max_lat))
+        .bind(bbox.map(|b| b.min_lng))
+        .bind(bbox.map(|b| b.max_lng))
+        .bind(filter.limit.map_or(i64::MAX, i64::from))
         .fetch_all(&self.read)
         .await?;
         rows.into_iter().map(TaskWithTeams::try_from).collect()
