@@ -57,6 +57,9 @@ pub struct TasksNearArgs {
     /// Search radius in metres.
     #[arg(long, default_value_t = 2000.0)]
     radius_m: f64,
+    /// Tasks per answer (`limit`; the API's default is 100).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
 }
 
 /// `bench join` flags.
@@ -276,21 +279,22 @@ async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
             .collect(),
     );
     println!(
-        "workload: {} open tasks over Haizhu district, radius {} m, {} requests",
-        a.tasks, a.radius_m, a.requests
+        "workload: {} open tasks over Haizhu district, radius {} m, limit {}, {} requests",
+        a.tasks, a.radius_m, a.limit, a.requests
     );
     for c in [1, a.common.concurrency] {
-        let (base, token, points, radius) = (
+        let (base, token, points, radius, limit) = (
             server.base.clone(),
             token.clone(),
             points.clone(),
             a.radius_m,
+            a.limit,
         );
         let figures = drive(c, a.requests, move |client, i| {
             let (lat, lng) = points[i];
             client
                 .get(format!(
-                    "{base}/api/v1/tasks?near={lat},{lng}&radius_m={radius}"
+                    "{base}/api/v1/tasks?near={lat},{lng}&radius_m={radius}&limit={limit}"
                 ))
                 .bearer_auth(&token)
         })
