@@ -263,30 +263,12 @@ pub enum LeaveOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{NewTask, Task};
+    use crate::task::Task;
     use chrono::{Duration, TimeZone, Utc};
 
     fn setup() -> (Task, Team, Timestamp) {
         let now = Utc.with_ymd_and_hms(2026, 10, 1, 10, 0, 0).unwrap();
-        let task = Task::publish(
-            NewTask {
-                title: "t".into(),
-                place: "p".into(),
-                description: String::new(),
-                area: serde_json::json!({"type": "Circle", "center": [113.3245, 23.1066], "radius_m": 300}),
-                starts_at: now - Duration::hours(1),
-                ends_at: now + Duration::hours(3),
-                patrol_minutes: 60,
-                team_min: 3,
-                team_max: 5,
-                max_teams: 2,
-                reward_points: 10,
-                reward_fund_cents: 500,
-            },
-            UserId::new(),
-            now,
-        )
-        .unwrap();
+        let task = Task::publish(crate::task::tests::input(now), UserId::new(), now).unwrap();
         let team = Team::claim(task.id, UserId::new(), now);
         (task, team, now)
     }
