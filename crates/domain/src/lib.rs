@@ -9,6 +9,8 @@ pub mod account;
 pub mod error;
 pub mod ids;
 pub mod join_token;
+pub mod patrol;
+pub mod position;
 pub mod role;
 pub mod task;
 pub mod team;
