@@ -113,8 +113,8 @@ impl Team {
         }
     }
 
-    /// Whether someone may join now, given the current member count.
-    pub fn check_join(&self, members: u32, task: &Task) -> DomainResult<()> {
+    /// Only a forming team takes members.
+    fn check_takes_members(&self) -> DomainResult<()> {
         if self.state != TeamState::Forming {
             return Err(DomainError::conflict(
                 "team_not_forming",
@@ -124,6 +124,12 @@ impl Team {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Whether someone may join now, given the current member count.
+    pub fn check_join(&self, members: u32, task: &Task) -> DomainResult<()> {
+        self.check_takes_members()?;
         if members >= task.team_max {
             return Err(DomainError::conflict(
                 "team_full",
@@ -190,15 +196,7 @@ impl Team {
     /// Whether `by` may hand out join codes now: the leader of a forming team.
     pub fn check_invite(&self, by: UserId) -> DomainResult<()> {
         self.check_leader(by)?;
-        if self.state != TeamState::Forming {
-            return Err(DomainError::conflict(
-                "team_not_forming",
-                format!(
-                    "this team is {} and takes no new members",
-                    self.state.as_str()
-                ),
-            ));
-        }
+        self.check_takes_members()?;
         Ok(())
     }
 
