@@ -52,7 +52,8 @@ impl Role {
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // pad, so width and alignment flags apply
+        f.pad(self.as_str())
     }
 }
 
