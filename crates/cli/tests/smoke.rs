@@ -56,19 +56,24 @@ async fn serve_answers_with_embedded_assets_on_both_databases() {
     for b in backends() {
         let db = TestDb::new(b).await;
         let dir = tempfile::tempdir().unwrap();
-        let out = cmd(dir.path(), &db.url)
-            .args([
+        let user_add = |phone: &str, role: &str, password: Option<&str>| {
+            let mut c = cmd(dir.path(), &db.url);
+            c.args([
                 "user",
                 "add",
                 "--phone",
-                "13800138000",
+                phone,
                 "--name",
                 "指挥员",
                 "--role",
-                "commander",
-            ])
-            .output()
-            .unwrap();
+                role,
+            ]);
+            if let Some(p) = password {
+                c.args(["--password", p]);
+            }
+            c.output().unwrap()
+        };
+        let out = user_add("13800138000", "commander", None);
         assert!(
             out.status.success(),
             "{}",
@@ -79,37 +84,9 @@ async fn serve_answers_with_embedded_assets_on_both_databases() {
             .lines()
             .find_map(|l| l.strip_prefix("password: "))
             .expect("generated password printed");
-        let again = cmd(dir.path(), &db.url)
-            .args([
-                "user",
-                "add",
-                "--phone",
-                "13800138000",
-                "--name",
-                "x",
-                "--role",
-                "admin",
-                "--password",
-                "password1",
-            ])
-            .output()
-            .unwrap();
+        let again = user_add("13800138000", "admin", Some("password1"));
         assert!(!again.status.success(), "a taken phone is refused");
-        let bad = cmd(dir.path(), &db.url)
-            .args([
-                "user",
-                "add",
-                "--phone",
-                "123",
-                "--name",
-                "x",
-                "--role",
-                "envoy",
-                "--password",
-                "password1",
-            ])
-            .output()
-            .unwrap();
+        let bad = user_add("123", "envoy", Some("password1"));
         assert!(String::from_utf8_lossy(&bad.stderr).contains("not a phone number"));
         assert!(cmd(dir.path(), &db.url)
             .arg("migrate")

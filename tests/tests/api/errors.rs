@@ -24,6 +24,23 @@ async fn raw(
     (read(res).await, headers)
 }
 
+/// `POST /auth/register` with a raw body and content type, without a token.
+async fn register_raw(
+    app: &TestApp,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (Resp, reqwest::header::HeaderMap) {
+    raw(
+        app,
+        Method::POST,
+        app.api("/auth/register"),
+        "",
+        content_type,
+        body,
+    )
+    .await
+}
+
 #[track_caller]
 fn is_json(headers: &reqwest::header::HeaderMap) {
     let ct = headers
@@ -94,25 +111,9 @@ async fn malformed_bodies() {
         let body =
             serde_json::to_vec(&json!({"phone": "13800138000", "name": "A", "password": PASSWORD}))
                 .unwrap();
-        let (res, _) = raw(
-            app,
-            Method::POST,
-            app.api("/auth/register"),
-            "",
-            None,
-            body.clone(),
-        )
-        .await;
+        let (res, _) = register_raw(app, None, body.clone()).await;
         expect_error(&res, 415, "unsupported_media_type");
-        let (res, _) = raw(
-            app,
-            Method::POST,
-            app.api("/auth/register"),
-            "",
-            Some("text/plain"),
-            body,
-        )
-        .await;
+        let (res, _) = register_raw(app, Some("text/plain"), body).await;
         expect_error(&res, 415, "unsupported_media_type");
 
         // none of it created an account
@@ -129,28 +130,12 @@ async fn malformed_bodies() {
         let body =
             serde_json::to_vec(&json!({"phone": "13800138000", "name": "A", "password": PASSWORD}))
                 .unwrap();
-        let (res, _) = raw(
-            app,
-            Method::POST,
-            app.api("/auth/register"),
-            "",
-            Some("application/json; charset=utf-8"),
-            body,
-        )
-        .await;
+        let (res, _) = register_raw(app, Some("application/json; charset=utf-8"), body).await;
         assert_eq!(res.0, 201, "{res:?}");
         // trailing garbage after the JSON value is malformed JSON
         let body =
             br#"{"phone": "13800138001", "name": "A", "password": "password1"} trailing"#.to_vec();
-        let (res, _) = raw(
-            app,
-            Method::POST,
-            app.api("/auth/register"),
-            "",
-            Some("application/json"),
-            body,
-        )
-        .await;
+        let (res, _) = register_raw(app, Some("application/json"), body).await;
         expect_error(&res, 400, "invalid_json");
         let login_after = app
             .post(
