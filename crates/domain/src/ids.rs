@@ -56,3 +56,7 @@ id!(
     /// A department incidents are routed to.
     DepartmentId
 );
+id!(
+    /// An entry of the rewards ledger.
+    LedgerId
+);

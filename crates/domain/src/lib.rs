@@ -9,6 +9,7 @@ pub mod account;
 pub mod error;
 pub mod ids;
 pub mod join_token;
+pub mod ledger;
 pub mod patrol;
 pub mod position;
 pub mod role;
@@ -17,5 +18,5 @@ pub mod team;
 pub mod time;
 
 pub use error::{DomainError, DomainResult};
-pub use ids::{DepartmentId, TaskId, TeamId, UserId};
+pub use ids::{DepartmentId, LedgerId, TaskId, TeamId, UserId};
 pub use role::Role;

@@ -99,7 +99,12 @@ impl BatchCheck {
 }
 
 /// Checks one point; the coordinate is converted to WGS-84.
-fn check_point(p: &PointIn, crs: Crs, now: Timestamp) -> Result<Position, (&'static str, String)> {
+fn check_point(
+    p: &PointIn,
+    crs: Crs,
+    now: Timestamp,
+    live: bool,
+) -> Result<Position, (&'static str, String)> {
     let at = LatLng::new(p.lat, p.lng).map_err(|e| (e.code, e.message))?;
     if !p.accuracy_m.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&p.accuracy_m) {
         return Err((
@@ -120,7 +125,7 @@ fn check_point(p: &PointIn, crs: Crs, now: Timestamp) -> Result<Position, (&'sta
             ),
         ));
     }
-    if p.ts < now - chrono::Duration::hours(MAX_AGE_HOURS) {
+    if live && p.ts < now - chrono::Duration::hours(MAX_AGE_HOURS) {
         return Err((
             "timestamp_too_old",
             format!(
@@ -177,6 +182,28 @@ pub fn validate_batch(
     previous: Option<Position>,
     now: Timestamp,
 ) -> DomainResult<BatchCheck> {
+    validate(points, crs, previous, now, true)
+}
+
+/// [`validate_batch`] for an import of recorded history (the benchmark workload, a district's
+/// archive): the same rules except that a point may be any age; future points are still
+/// refused.
+pub fn validate_history(
+    points: Vec<PointIn>,
+    crs: Crs,
+    previous: Option<Position>,
+    now: Timestamp,
+) -> DomainResult<BatchCheck> {
+    validate(points, crs, previous, now, false)
+}
+
+fn validate(
+    points: Vec<PointIn>,
+    crs: Crs,
+    previous: Option<Position>,
+    now: Timestamp,
+    live: bool,
+) -> DomainResult<BatchCheck> {
     if points.is_empty() || points.len() > MAX_BATCH {
         return Err(DomainError::invalid(
             "invalid_batch_size",
@@ -189,7 +216,7 @@ pub fn validate_batch(
     let mut rejected = Vec::new();
     let mut valid = Vec::with_capacity(points.len());
     for (index, p) in points.iter().enumerate() {
-        match check_point(p, crs, now) {
+        match check_point(p, crs, now, live) {
             Ok(pos) => valid.push(pos),
             Err((code, message)) => rejected.push(Rejected {
                 index,
@@ -292,6 +319,17 @@ pub(crate) mod tests {
         assert_eq!(check(vec![north(0, 0.0)]).accepted.len(), 1);
         let full: Vec<PointIn> = (0..1000).map(|i| north(i, 0.0)).collect();
         assert_eq!(check(full).accepted.len(), 1000);
+    }
+
+    #[test]
+    fn history_may_be_old_but_not_in_the_future() {
+        let old = north(40 * 24 * 3600, 0.0);
+        let live = check(vec![old.clone()]);
+        assert_eq!(live.rejected[0].code, "timestamp_too_old");
+        let h = validate_history(vec![old, north(-61, 0.0)], Crs::Wgs84, None, now()).unwrap();
+        assert_eq!(h.accepted.len(), 1);
+        assert_eq!(h.rejected.len(), 1);
+        assert_eq!(h.rejected[0].code, "timestamp_in_future");
     }
 
     #[test]

@@ -182,6 +182,36 @@ impl Team {
         Ok(())
     }
 
+    /// Whether the patrol may finish now: an active team, finished by its leader (`by`), or by
+    /// the server (`by = None`) once the task's window has ended.
+    pub fn check_finish(
+        &self,
+        by: Option<UserId>,
+        task: &Task,
+        now: Timestamp,
+    ) -> DomainResult<()> {
+        match by {
+            Some(by) => self.check_leader(by)?,
+            None if now < task.ends_at => {
+                return Err(DomainError::conflict(
+                    "window_open",
+                    "only the leader finishes a patrol before the task's window ends",
+                ))
+            }
+            None => {}
+        }
+        if self.state != TeamState::Active {
+            return Err(DomainError::conflict(
+                "team_not_active",
+                format!(
+                    "only an active patrol can finish; this team is {}",
+                    self.state.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Only the leader may do leader things.
     pub fn check_leader(&self, by: UserId) -> DomainResult<()> {
         if self.leader_id != by {
@@ -280,6 +310,42 @@ mod tests {
         assert_eq!(
             team.check_join(1, &task).unwrap_err().code(),
             "team_not_forming"
+        );
+    }
+
+    #[test]
+    fn finishing() {
+        let (task, mut team, now) = setup();
+        let leader = team.leader_id;
+        assert_eq!(
+            team.check_finish(Some(leader), &task, now)
+                .unwrap_err()
+                .code(),
+            "team_not_active"
+        );
+        team.state = TeamState::Active;
+        assert!(team.check_finish(Some(leader), &task, now).is_ok());
+        assert_eq!(
+            team.check_finish(Some(UserId::new()), &task, now)
+                .unwrap_err()
+                .code(),
+            "not_leader"
+        );
+        // the server finishes only once the window has ended (the end itself included)
+        let before_end = task.ends_at - Duration::milliseconds(1);
+        assert_eq!(
+            team.check_finish(None, &task, before_end)
+                .unwrap_err()
+                .code(),
+            "window_open"
+        );
+        assert!(team.check_finish(None, &task, task.ends_at).is_ok());
+        team.state = TeamState::Finished;
+        assert_eq!(
+            team.check_finish(None, &task, task.ends_at)
+                .unwrap_err()
+                .code(),
+            "team_not_active"
         );
     }
 
