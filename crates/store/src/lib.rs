@@ -97,6 +97,13 @@ pub trait UserStore: Send + Sync {
     async fn session_user(&self, token_hash: &[u8], now: Timestamp) -> StoreResult<Option<User>>;
     /// Ends a session; ending an unknown one is not an error.
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn purge_sessions(&self, now: Timestamp) -> StoreResult<u64>;
+    /// Creates many accounts in one transaction (bulk onboarding, benchmark workloads); a
+    /// phone that is registered already is skipped. Returns how many were created.
+    async fn create_users_bulk(&self, users: &[NewUser], now: Timestamp) -> StoreResult<u64>;
+    /// The ids of the accounts with these phones (unknown phones are left out).
+    async fn user_ids_by_phone(&self, phones: &[Phone]) -> StoreResult<Vec<(Phone, UserId)>>;
 }
 
 /// Departments and server settings.
@@ -169,9 +176,73 @@ pub trait TeamStore: Send + Sync {
     async fn current_team(&self, user: UserId) -> StoreResult<Option<TeamId>>;
 }
 
+/// Envoy positions: the raw track, and each envoy's latest point for the live index.
+#[async_trait]
+pub trait PositionStore: Send + Sync {
+    /// Appends every batch in ONE transaction (the ingest pipeline's group commit), keeping one
+    /// point per envoy and `ts` (a point already stored is left as it is), and moves each
+    /// envoy's latest unflagged point forward. Returns, per batch and per point, whether the
+    /// point was new. When it returns `Ok` the points are committed.
+    async fn append_positions(&self, batches: &[PositionBatch]) -> StoreResult<Vec<Vec<bool>>>;
+    /// Every envoy's latest unflagged point at or after `since` (to rebuild the live index).
+    async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>>;
+    /// One envoy's points with `from <= ts <= until`, ascending, flagged ones included.
+    async fn positions(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Vec<pp_domain::position::Position>>;
+    /// Deletes at most `limit` points older than `before` (the latest points of the live index
+    /// stay); returns how many went. Callers loop until it returns less than `limit`, so that
+    /// ingest is never held up for long.
+    async fn purge_positions(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+}
+
+/// Patrol outcomes and the append-only rewards ledger.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// Finishes an active team (`Team::check_finish`; `by` is the leader, or `None` when the
+    /// server finishes it after the task's window): stores each current member's outcome (from
+    /// `outcomes`; a member missing there gets none and does not qualify) and appends the award
+    /// entries of the qualified ones (`ledger::awards`), all in one transaction. A team that is
+    /// finished already is returned as stored with `already_finished` and nothing changes; the
+    /// ledger's uniqueness rule (one award per team, member and kind) holds even so.
+    async fn finish_team(
+        &self,
+        team: TeamId,
+        by: Option<UserId>,
+        outcomes: &[MemberOutcome],
+        now: Timestamp,
+    ) -> StoreResult<FinishOutcome>;
+    /// The stored outcome of each member of a finished team (empty before the finish).
+    async fn team_outcomes(&self, team: TeamId) -> StoreResult<Vec<MemberOutcome>>;
+    /// Appends an admin's correction (`ledger::correction`); `NotFound("user")` for an
+    /// unknown user.
+    async fn add_correction(
+        &self,
+        entry: &pp_domain::ledger::NewEntry,
+        now: Timestamp,
+    ) -> StoreResult<LedgerEntry>;
+    /// A user's balances and their `limit` latest entries.
+    async fn wallet(&self, user: UserId, limit: u32) -> StoreResult<Wallet>;
+    /// Users by points entries dated in `[from, to)` (only positive totals), ties broken by
+    /// the patrol time of their teams finished in the period, then by user id.
+    async fn leaderboard(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<LeaderRow>>;
+    /// Active teams whose task's window has ended by `now` (the server finishes them).
+    async fn overdue_teams(&self, now: Timestamp) -> StoreResult<Vec<TeamId>>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: UserStore + AdminStore + TaskStore + TeamStore + std::fmt::Debug {
+pub trait Store:
+    UserStore + AdminStore + TaskStore + TeamStore + PositionStore + LedgerStore + std::fmt::Debug
+{
     /// Which backend this is.
     fn kind(&self) -> DbKind;
     /// Whether the database answers (for `/healthz`).

@@ -105,3 +105,92 @@ pub enum JoinOutcome {
     /// The caller was a member already; nothing changed.
     AlreadyMember,
 }
+
+/// One envoy's validated points to append (ascending, distinct `ts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionBatch {
+    /// whose points
+    pub user: UserId,
+    /// the points, WGS-84, ascending `ts`, no two with the same `ts`
+    pub points: Vec<pp_domain::position::Position>,
+}
+
+/// An envoy's latest unflagged position, as the live index holds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatestPosition {
+    /// whose
+    pub user: UserId,
+    /// the point (its `ts` is when the envoy was last seen)
+    pub position: pp_domain::position::Position,
+}
+
+/// What one member's patrol came to, as measured from their positions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemberOutcome {
+    /// the member
+    pub user_id: UserId,
+    /// time inside the area, milliseconds
+    pub patrol_ms: i64,
+    /// whether it reached the task's `patrol_minutes`
+    pub qualified: bool,
+}
+
+/// A finished team and what each of its members earned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishOutcome {
+    /// the team, now finished
+    pub team: Team,
+    /// every member at the finish with their stored outcome
+    pub members: Vec<MemberOutcome>,
+    /// ledger entries this call appended (empty when the team was finished already)
+    pub credited: Vec<LedgerEntry>,
+    /// the team was finished before this call, which therefore changed nothing
+    pub already_finished: bool,
+}
+
+/// One entry of the append-only rewards ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// id
+    pub id: pp_domain::LedgerId,
+    /// whose balance it changes
+    pub user_id: UserId,
+    /// points or fund
+    pub kind: pp_domain::ledger::LedgerKind,
+    /// signed amount (points, or cents)
+    pub amount: i64,
+    /// why
+    pub reason: String,
+    /// the patrol it rewards
+    pub team_id: Option<TeamId>,
+    /// award or correction
+    pub source: pp_domain::ledger::LedgerSource,
+    /// the admin who made a correction
+    pub created_by: Option<UserId>,
+    /// when
+    pub created_at: Timestamp,
+}
+
+/// An envoy's balances and latest entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wallet {
+    /// sum of every points entry
+    pub points: i64,
+    /// sum of every fund entry, cents
+    pub fund_cents: i64,
+    /// entries, newest first, at most the limit asked for
+    pub entries: Vec<LedgerEntry>,
+}
+
+/// A row of the leaderboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderRow {
+    /// who
+    pub user_id: UserId,
+    /// their display name
+    pub name: String,
+    /// points entries dated in the period, summed
+    pub points: i64,
+    /// patrol time of their teams finished in the period, milliseconds
+    pub patrol_ms: i64,
+}

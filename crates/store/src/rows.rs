@@ -1,11 +1,15 @@
 //! Row types and their conversion into domain types (shared by both backends).
 
-use crate::{Department, StoreError, StoreResult, User};
+use crate::{
+    Department, LatestPosition, LedgerEntry, MemberOutcome, StoreError, StoreResult, User,
+};
 use pp_domain::account::Phone;
+use pp_domain::ledger::{LedgerKind, LedgerSource};
+use pp_domain::position::Position;
 use pp_domain::task::{Task, TaskStatus};
 use pp_domain::team::{MemberRole, Team, TeamState};
 use pp_domain::time::from_millis;
-use pp_domain::{DepartmentId, Role, TaskId, TeamId, UserId};
+use pp_domain::{DepartmentId, LedgerId, Role, TaskId, TeamId, UserId};
 use pp_geo::{Area, LatLng};
 use uuid::Uuid;
 
@@ -212,5 +216,133 @@ impl TryFrom<TeamSummaryRow> for crate::TeamSummary {
             created_at: from_millis(r.created_at),
             started_at: r.started_at.map(from_millis),
         })
+    }
+}
+
+fn lat_lng(lat: f64, lng: f64) -> StoreResult<LatLng> {
+    LatLng::new(lat, lng).map_err(|e| corrupt("position", e))
+}
+
+/// A key `INSERT … RETURNING` hands back for a point that was new.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PositionKeyRow {
+    pub user_id: Uuid,
+    pub ts: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PositionRow {
+    ts: i64,
+    lat: f64,
+    lng: f64,
+    accuracy_m: f64,
+    flagged: bool,
+}
+
+impl TryFrom<PositionRow> for Position {
+    type Error = StoreError;
+    fn try_from(r: PositionRow) -> StoreResult<Position> {
+        Ok(Position {
+            ts: from_millis(r.ts),
+            at: lat_lng(r.lat, r.lng)?,
+            accuracy_m: r.accuracy_m,
+            flagged: r.flagged,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LatestPositionRow {
+    user_id: Uuid,
+    ts: i64,
+    lat: f64,
+    lng: f64,
+    accuracy_m: f64,
+}
+
+impl TryFrom<LatestPositionRow> for LatestPosition {
+    type Error = StoreError;
+    fn try_from(r: LatestPositionRow) -> StoreResult<LatestPosition> {
+        Ok(LatestPosition {
+            user: UserId(r.user_id),
+            position: Position {
+                ts: from_millis(r.ts),
+                at: lat_lng(r.lat, r.lng)?,
+                accuracy_m: r.accuracy_m,
+                flagged: false,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutcomeRow {
+    user_id: Uuid,
+    patrol_ms: i64,
+    qualified: Option<bool>,
+}
+
+impl From<OutcomeRow> for MemberOutcome {
+    fn from(r: OutcomeRow) -> MemberOutcome {
+        MemberOutcome {
+            user_id: UserId(r.user_id),
+            patrol_ms: r.patrol_ms,
+            qualified: r.qualified.unwrap_or(false),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LedgerRow {
+    id: Uuid,
+    user_id: Uuid,
+    kind: String,
+    amount: i64,
+    reason: String,
+    team_id: Option<Uuid>,
+    source: String,
+    created_by: Option<Uuid>,
+    created_at: i64,
+}
+
+impl TryFrom<LedgerRow> for LedgerEntry {
+    type Error = StoreError;
+    fn try_from(r: LedgerRow) -> StoreResult<LedgerEntry> {
+        Ok(LedgerEntry {
+            id: LedgerId(r.id),
+            user_id: UserId(r.user_id),
+            kind: LedgerKind::parse(&r.kind).map_err(|e| corrupt("ledger kind", e))?,
+            amount: r.amount,
+            reason: r.reason,
+            team_id: r.team_id.map(TeamId),
+            source: LedgerSource::parse(&r.source).map_err(|e| corrupt("ledger source", e))?,
+            created_by: r.created_by.map(UserId),
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BalancesRow {
+    pub points: i64,
+    pub fund_cents: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LeaderRowRow {
+    user_id: Uuid,
+    name: String,
+    points: i64,
+    patrol_ms: i64,
+}
+
+impl From<LeaderRowRow> for crate::LeaderRow {
+    fn from(r: LeaderRowRow) -> crate::LeaderRow {
+        crate::LeaderRow {
+            user_id: UserId(r.user_id),
+            name: r.name,
+            points: r.points,
+            patrol_ms: r.patrol_ms,
+        }
     }
 }

@@ -4,13 +4,18 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use pp_domain::account::{NewUser, Phone};
+use pp_domain::ledger::{self, LedgerKind, LedgerSource};
+use pp_domain::position::Position;
 use pp_domain::task::{NewTask, Task, TaskStatus};
 use pp_domain::team::{LeaveOutcome, MemberRole, TeamState};
 use pp_domain::time::Timestamp;
-use pp_domain::{Role, UserId};
+use pp_domain::{Role, TeamId, UserId};
 use pp_geo::LatLng;
-use pp_store::testing::{backends, TestDb};
-use pp_store::{JoinOutcome, Store, StoreError, TaskFilter, User};
+use pp_store::testing::{backends, Backend, TestDb};
+use pp_store::{
+    JoinOutcome, LatestPosition, LeaderRow, MemberOutcome, PositionBatch, Store, StoreError,
+    TaskFilter, User,
+};
 use std::sync::Arc;
 
 fn now() -> Timestamp {
@@ -465,5 +470,702 @@ async fn one_envoy_racing_into_two_teams_ends_in_one() {
         }
         assert_eq!(ok, 1, "{b:?}");
         assert!(store.current_team(racer).await.unwrap().is_some());
+    }
+}
+
+/// A point `north_m` metres north of Canton Tower, `secs` after [`now`].
+fn pos(secs: i64, north_m: f64, flagged: bool) -> Position {
+    Position {
+        ts: now() + Duration::seconds(secs),
+        at: LatLng::new(23.1066 + north_m / 111_195.08, 113.3245).unwrap(),
+        accuracy_m: 8.5,
+        flagged,
+    }
+}
+
+fn batch(user: UserId, points: &[Position]) -> PositionBatch {
+    PositionBatch {
+        user,
+        points: points.to_vec(),
+    }
+}
+
+fn latest_of(latest: &[LatestPosition], user: UserId) -> Option<Position> {
+    latest.iter().find(|l| l.user == user).map(|l| l.position)
+}
+
+#[tokio::test]
+async fn positions_append_latest_and_purge() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let (a, c) = (
+            user(&store, 1, Role::Envoy).await.id,
+            user(&store, 2, Role::Envoy).await.id,
+        );
+        assert!(store.append_positions(&[]).await.unwrap().is_empty());
+        assert_eq!(
+            store.append_positions(&[batch(a, &[])]).await.unwrap(),
+            [Vec::<bool>::new()]
+        );
+
+        // two envoys in one call
+        let fresh = store
+            .append_positions(&[
+                batch(
+                    a,
+                    &[
+                        pos(0, 0.0, false),
+                        pos(10, 50.0, false),
+                        pos(20, 100.0, false),
+                    ],
+                ),
+                batch(c, &[pos(0, 0.0, false), pos(10, 20.0, false)]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(fresh, [vec![true; 3], vec![true; 2]], "{b:?}");
+        // a retry overlapping what is stored: only the extra point is new, and the stored
+        // point is kept as it was
+        let fresh = store
+            .append_positions(&[batch(
+                a,
+                &[
+                    pos(10, 999.0, false),
+                    pos(20, 100.0, false),
+                    pos(30, 150.0, false),
+                ],
+            )])
+            .await
+            .unwrap();
+        assert_eq!(fresh, [vec![false, false, true]], "{b:?}");
+        // one point twice in one call: new the first time only
+        let fresh = store
+            .append_positions(&[
+                batch(c, &[pos(40, 40.0, false)]),
+                batch(c, &[pos(40, 40.0, false), pos(50, 60.0, false)]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(fresh, [vec![true], vec![false, true]], "{b:?}");
+        // a later flagged point and a late older one do not move the latest point
+        let fresh = store
+            .append_positions(&[batch(a, &[pos(5, 25.0, false), pos(40, 9000.0, true)])])
+            .await
+            .unwrap();
+        assert_eq!(fresh, [vec![true, true]], "{b:?}");
+
+        let track = store
+            .positions(a, now(), now() + Duration::seconds(40))
+            .await
+            .unwrap();
+        assert_eq!(
+            track,
+            [
+                pos(0, 0.0, false),
+                pos(5, 25.0, false),
+                pos(10, 50.0, false),
+                pos(20, 100.0, false),
+                pos(30, 150.0, false),
+                pos(40, 9000.0, true),
+            ],
+            "ascending, flagged kept, {b:?}"
+        );
+        let window = store
+            .positions(
+                a,
+                now() + Duration::seconds(10),
+                now() + Duration::seconds(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(window, [pos(10, 50.0, false), pos(20, 100.0, false)]);
+        assert!(store
+            .positions(UserId::new(), now(), now() + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty());
+
+        let latest = store.latest_positions(now()).await.unwrap();
+        assert_eq!(latest.len(), 2);
+        assert_eq!(latest_of(&latest, a), Some(pos(30, 150.0, false)), "{b:?}");
+        assert_eq!(latest_of(&latest, c), Some(pos(50, 60.0, false)), "{b:?}");
+        let recent = store
+            .latest_positions(now() + Duration::seconds(50))
+            .await
+            .unwrap();
+        assert_eq!(recent.len(), 1, "since filters, {b:?}");
+        assert_eq!(recent[0].user, c);
+        assert!(store
+            .latest_positions(now() + Duration::seconds(51))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // purge: oldest first, at most `limit` per call; the latest points stay
+        // stored: a 0 5 10 20 30 40, c 0 10 40 50
+        let before = now() + Duration::seconds(35);
+        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 3);
+        let all = |u| store.positions(u, now(), now() + Duration::hours(1));
+        let ts = |t: Vec<Position>| {
+            t.iter()
+                .map(|p| (p.ts - now()).num_seconds())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ts(all(a).await.unwrap()), [10, 20, 30, 40], "{b:?}");
+        assert_eq!(ts(all(c).await.unwrap()), [10, 40, 50], "{b:?}");
+        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 3);
+        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 1);
+        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 0);
+        assert_eq!(ts(all(a).await.unwrap()), [40]);
+        assert_eq!(ts(all(c).await.unwrap()), [40, 50]);
+        assert_eq!(
+            store.latest_positions(now()).await.unwrap(),
+            latest,
+            "latest points are not purged, {b:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn positions_of_many_envoys_in_one_call() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        // 12 batches of 500: more points than one statement carries
+        let users: Vec<UserId> = (0..12).map(|_| UserId::new()).collect();
+        let track = |from: i64| -> Vec<Position> {
+            (from..from + 500)
+                .map(|i| pos(i, i as f64, i % 100 == 49))
+                .collect()
+        };
+        let batches: Vec<PositionBatch> = users.iter().map(|&u| batch(u, &track(0))).collect();
+        let fresh = store.append_positions(&batches).await.unwrap();
+        assert!(fresh.iter().all(|f| f.len() == 500 && f.iter().all(|&n| n)));
+        // the same again, half of it overlapping
+        let batches: Vec<PositionBatch> = users.iter().map(|&u| batch(u, &track(250))).collect();
+        let fresh = store.append_positions(&batches).await.unwrap();
+        for f in &fresh {
+            assert_eq!(f.iter().filter(|&&n| n).count(), 250, "{b:?}");
+            assert!(f[..250].iter().all(|&n| !n) && f[250..].iter().all(|&n| n));
+        }
+        let latest = store.latest_positions(now()).await.unwrap();
+        assert_eq!(latest.len(), 12);
+        // 749 is flagged (749 % 100 == 49): 748 is the latest unflagged point
+        for l in &latest {
+            assert_eq!(l.position, pos(748, 748.0, false), "{b:?}");
+        }
+        assert_eq!(
+            store
+                .positions(users[3], now(), now() + Duration::hours(1))
+                .await
+                .unwrap()
+                .len(),
+            750
+        );
+    }
+}
+
+/// Claims a team of `task` for `members[0]`, joins the others and starts it at the tower.
+async fn started_team(store: &Arc<dyn Store>, task: &Task, members: &[UserId]) -> TeamId {
+    let team = store.claim_team(task.id, members[0], now()).await.unwrap();
+    for (i, &m) in members[1..].iter().enumerate() {
+        store
+            .join_team(team.id, m, now() + Duration::seconds(i as i64 + 1))
+            .await
+            .unwrap();
+    }
+    let inside = LatLng::new(23.1066, 113.3245).unwrap();
+    store
+        .start_team(team.id, members[0], inside, "abc", now())
+        .await
+        .unwrap();
+    team.id
+}
+
+fn outcome(user_id: UserId, minutes: i64, qualified: bool) -> MemberOutcome {
+    MemberOutcome {
+        user_id,
+        patrol_ms: minutes * 60_000,
+        qualified,
+    }
+}
+
+#[tokio::test]
+async fn finishing_a_patrol_credits_the_qualified_once() {
+    for b in backends() {
+        let (db, store) = TestDb::store(b).await;
+        let cmd = user(&store, 1, Role::Commander).await;
+        let t = task(&store, cmd.id, 2, 5).await;
+        let e: Vec<UserId> = futures_join(&store, 2..7)
+            .await
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let team = started_team(&store, &t, &e[..3]).await;
+        let forming = store.claim_team(t.id, e[3], now()).await.unwrap().id;
+        let outcomes = [
+            outcome(e[0], 35, true),
+            outcome(e[1], 31, true),
+            outcome(e[2], 12, false),
+            outcome(e[4], 40, true), // not a member: ignored
+        ];
+        let later = now() + Duration::minutes(40);
+
+        assert_eq!(
+            code(
+                store
+                    .finish_team(team, Some(e[1]), &outcomes, later)
+                    .await
+                    .unwrap_err()
+            ),
+            "not_leader"
+        );
+        assert_eq!(
+            code(
+                store
+                    .finish_team(team, None, &outcomes, later)
+                    .await
+                    .unwrap_err()
+            ),
+            "window_open"
+        );
+        assert_eq!(
+            code(
+                store
+                    .finish_team(forming, Some(e[3]), &[], later)
+                    .await
+                    .unwrap_err()
+            ),
+            "team_not_active"
+        );
+        assert_eq!(
+            code(
+                store
+                    .finish_team(TeamId::new(), None, &[], later)
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:team"
+        );
+        assert!(store.overdue_teams(later).await.unwrap().is_empty());
+        assert_eq!(store.overdue_teams(t.ends_at).await.unwrap(), [team]);
+        assert!(store.team_outcomes(team).await.unwrap().is_empty());
+
+        let done = store
+            .finish_team(team, Some(e[0]), &outcomes, later)
+            .await
+            .unwrap();
+        assert!(!done.already_finished);
+        assert_eq!(done.team.state, TeamState::Finished);
+        assert_eq!(done.team.finished_at, Some(later));
+        assert_eq!(store.team(team).await.unwrap().team, done.team);
+        assert_eq!(done.members, outcomes[..3]);
+        let credited: Vec<(UserId, LedgerKind, i64)> = done
+            .credited
+            .iter()
+            .map(|c| (c.user_id, c.kind, c.amount))
+            .collect();
+        assert_eq!(
+            credited,
+            [
+                (e[0], LedgerKind::Points, 10),
+                (e[0], LedgerKind::Fund, 500),
+                (e[1], LedgerKind::Points, 10),
+                (e[1], LedgerKind::Fund, 500),
+            ],
+            "{b:?}"
+        );
+        assert!(done.credited.iter().all(|c| c.team_id == Some(team)
+            && c.source == LedgerSource::Award
+            && c.created_by.is_none()
+            && c.created_at == later
+            && c.reason.contains("Canton Tower patrol")));
+
+        let w = store.wallet(e[0], 10).await.unwrap();
+        assert_eq!((w.points, w.fund_cents), (10, 500));
+        assert_eq!(w.entries.len(), 2);
+        let w2 = store.wallet(e[2], 10).await.unwrap();
+        assert_eq!((w2.points, w2.fund_cents, w2.entries.len()), (0, 0, 0));
+        assert_eq!(store.team_outcomes(team).await.unwrap(), outcomes[..3]);
+        // the members are free for another patrol
+        assert_eq!(store.current_team(e[0]).await.unwrap(), None);
+        assert!(store.overdue_teams(t.ends_at).await.unwrap().is_empty());
+
+        // finishing again changes nothing
+        for by in [Some(e[0]), None] {
+            let again = store
+                .finish_team(team, by, &outcomes, t.ends_at)
+                .await
+                .unwrap();
+            assert!(again.already_finished);
+            assert!(again.credited.is_empty());
+            assert_eq!(again.team, done.team);
+            assert_eq!(again.members, done.members);
+        }
+        assert_eq!(store.wallet(e[0], 10).await.unwrap(), w, "{b:?}");
+        assert!(store.team_outcomes(forming).await.unwrap().is_empty());
+
+        // past the store, the ledger itself refuses a second award of a kind for one patrol
+        let fresh_id = match b {
+            Backend::Sqlite => "randomblob(16)",
+            Backend::Postgres => "md5(random()::text)::uuid",
+        };
+        let copy = |source: &str| {
+            format!(
+                "INSERT INTO ledger (id, user_id, kind, amount, reason, team_id, source, created_by, created_at)
+                 SELECT {fresh_id}, user_id, kind, amount, reason, team_id, '{source}', created_by, created_at
+                 FROM ledger WHERE source = 'award' LIMIT 1"
+            )
+        };
+        let e = raw_execute(&db, &copy("award")).await.unwrap_err();
+        assert!(
+            matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()),
+            "{b:?}: {e}"
+        );
+        assert_eq!(raw_execute(&db, &copy("correction")).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_finishes_credit_once() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let cmd = user(&store, 1, Role::Commander).await;
+        let t = task(&store, cmd.id, 1, 5).await;
+        let e: Vec<UserId> = futures_join(&store, 2..6)
+            .await
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let team = started_team(&store, &t, &e).await;
+        // e[3] has no outcome: none is stored for them but zero, and they do not qualify
+        let outcomes = vec![
+            outcome(e[0], 30, true),
+            outcome(e[1], 45, true),
+            outcome(e[2], 29, false),
+        ];
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let (store, outcomes) = (store.clone(), outcomes.clone());
+                let by = if i % 2 == 0 { Some(e[0]) } else { None };
+                tokio::spawn(async move { store.finish_team(team, by, &outcomes, t.ends_at).await })
+            })
+            .collect();
+        let mut first = 0;
+        let mut credited = 0;
+        for h in handles {
+            let done = h.await.unwrap().unwrap();
+            if !done.already_finished {
+                first += 1;
+            }
+            credited += done.credited.len();
+            assert_eq!(done.members.len(), 4);
+            assert_eq!(done.members[3], outcome(e[3], 0, false));
+        }
+        assert_eq!((first, credited), (1, 4), "{b:?}");
+        for (m, expect) in [
+            (e[0], (10, 500)),
+            (e[1], (10, 500)),
+            (e[2], (0, 0)),
+            (e[3], (0, 0)),
+        ] {
+            let w = store.wallet(m, 10).await.unwrap();
+            assert_eq!((w.points, w.fund_cents), expect, "{b:?}");
+        }
+        assert_eq!(store.wallet(e[0], 10).await.unwrap().entries.len(), 2);
+    }
+}
+
+/// Runs one statement on the test database through a connection of its own, past the store.
+async fn raw_execute(db: &TestDb, sql: &str) -> Result<u64, sqlx::Error> {
+    match db.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await?;
+            let done = sqlx::query(sql).execute(&pool).await;
+            pool.close().await;
+            done.map(|d| d.rows_affected())
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await?;
+            let done = sqlx::query(sql).execute(&pool).await;
+            pool.close().await;
+            done.map(|d| d.rows_affected())
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_is_append_only() {
+    for b in backends() {
+        let (db, store) = TestDb::store(b).await;
+        let admin = user(&store, 1, Role::Admin).await.id;
+        let u = user(&store, 2, Role::Envoy).await.id;
+        let fix = ledger::correction(u, LedgerKind::Points, 7, "welcome", admin).unwrap();
+        store.add_correction(&fix, now()).await.unwrap();
+        for sql in ["UPDATE ledger SET amount = 0", "DELETE FROM ledger"] {
+            let e = raw_execute(&db, sql).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{b:?} {sql}: {e}");
+        }
+        if b == Backend::Postgres {
+            // PostgreSQL's trigger is statement-level: it refuses even a write that matches no
+            // row, and TRUNCATE (SQLite's triggers are per row and it has no TRUNCATE)
+            for sql in [
+                "UPDATE ledger SET amount = 0 WHERE amount = 12345",
+                "TRUNCATE ledger",
+            ] {
+                let e = raw_execute(&db, sql).await.unwrap_err();
+                assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+            }
+        }
+        // other tables still take updates through a raw connection
+        assert_eq!(
+            raw_execute(&db, "UPDATE users SET name = 'x' WHERE name = 'nobody'")
+                .await
+                .unwrap(),
+            0
+        );
+        let w = store.wallet(u, 10).await.unwrap();
+        assert_eq!((w.points, w.entries.len()), (7, 1), "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn corrections_and_the_leaderboard() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let admin = user(&store, 1, Role::Admin).await.id;
+        let cmd = user(&store, 2, Role::Commander).await.id;
+        let u: Vec<User> = futures_join(&store, 10..14).await;
+        let id = |i: usize| u[i].id;
+        let fix = |i: usize, kind, amount, reason: &str| {
+            ledger::correction(id(i), kind, amount, reason, admin).unwrap()
+        };
+
+        // corrections, negative too, change the wallet
+        let first = store
+            .add_correction(&fix(3, LedgerKind::Points, 50, "bonus"), now())
+            .await
+            .unwrap();
+        assert_eq!(first.source, LedgerSource::Correction);
+        assert_eq!(first.created_by, Some(admin));
+        assert_eq!(first.created_at, now());
+        store
+            .add_correction(
+                &fix(3, LedgerKind::Points, -20, "over-credited"),
+                now() + Duration::minutes(30),
+            )
+            .await
+            .unwrap();
+        let last = store
+            .add_correction(
+                &fix(3, LedgerKind::Fund, 300, "fund"),
+                now() + Duration::minutes(31),
+            )
+            .await
+            .unwrap();
+        let w = store.wallet(id(3), 10).await.unwrap();
+        assert_eq!((w.points, w.fund_cents), (30, 300), "{b:?}");
+        assert_eq!(w.entries.len(), 3);
+        assert_eq!(w.entries[0], last, "newest first");
+        assert_eq!(w.entries[2], first);
+        let w2 = store.wallet(id(3), 2).await.unwrap();
+        assert_eq!(
+            (w2.points, w2.entries.len()),
+            (30, 2),
+            "sums cover every entry"
+        );
+        assert_eq!(
+            code(
+                store
+                    .add_correction(
+                        &ledger::correction(UserId::new(), LedgerKind::Points, 1, "x", admin)
+                            .unwrap(),
+                        now()
+                    )
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:user"
+        );
+        let mut award = fix(3, LedgerKind::Points, 1, "x");
+        award.source = LedgerSource::Award;
+        assert_eq!(
+            code(store.add_correction(&award, now()).await.unwrap_err()),
+            "invalid_source"
+        );
+        // a negative total is not on the board
+        store
+            .add_correction(
+                &fix(2, LedgerKind::Points, -5, "penalty"),
+                now() + Duration::minutes(30),
+            )
+            .await
+            .unwrap();
+
+        // u0 and u1 tie on points; u1 patrolled longer
+        let t = task(&store, cmd, 1, 5).await;
+        let team = started_team(&store, &t, &[id(0), id(1), id(2)]).await;
+        let finished_at = now() + Duration::hours(1);
+        store
+            .finish_team(
+                team,
+                Some(id(0)),
+                &[
+                    outcome(id(0), 32, true),
+                    outcome(id(1), 42, true),
+                    outcome(id(2), 10, false),
+                ],
+                finished_at,
+            )
+            .await
+            .unwrap();
+        store
+            .add_correction(
+                &fix(0, LedgerKind::Points, 1, "late bonus"),
+                now() + Duration::hours(5),
+            )
+            .await
+            .unwrap();
+
+        let board = |from, to, limit| store.leaderboard(from, to, limit);
+        let rows = |r: Vec<LeaderRow>| {
+            r.into_iter()
+                .map(|r| (r.user_id, r.points, r.patrol_ms / 60_000))
+                .collect::<Vec<_>>()
+        };
+        let day = board(now(), now() + Duration::days(1), 10).await.unwrap();
+        assert_eq!(day[0].name, u[3].name);
+        assert_eq!(
+            rows(day),
+            [(id(3), 30, 0), (id(0), 11, 32), (id(1), 10, 42)],
+            "{b:?}"
+        );
+        // ties: points, then patrol time
+        assert_eq!(
+            rows(
+                board(finished_at, now() + Duration::hours(2), 10)
+                    .await
+                    .unwrap()
+            ),
+            [(id(1), 10, 42), (id(0), 10, 32)],
+            "{b:?}"
+        );
+        assert_eq!(
+            rows(board(now(), now() + Duration::days(1), 2).await.unwrap()),
+            [(id(3), 30, 0), (id(0), 11, 32)],
+            "limit"
+        );
+        // `to` is exclusive: the finish at `finished_at` is outside [now, finished_at)
+        assert_eq!(
+            rows(board(now(), finished_at, 10).await.unwrap()),
+            [(id(3), 30, 0)]
+        );
+        // points in the period, patrol outside it
+        assert_eq!(
+            rows(
+                board(now() + Duration::hours(2), now() + Duration::days(1), 10)
+                    .await
+                    .unwrap()
+            ),
+            [(id(0), 1, 0)]
+        );
+        assert!(
+            board(now() + Duration::days(1), now() + Duration::days(2), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn bulk_accounts_and_session_purge() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let hash = new_user(0, Role::Envoy).password_hash;
+        let envoy = |i: u32| NewUser {
+            phone: Phone::parse(&format!("137{i:08}")).unwrap(),
+            name: format!("envoy {i}"),
+            role: Role::Envoy,
+            password_hash: hash.clone(),
+            department: None,
+        };
+        let all: Vec<NewUser> = (0..6000).map(envoy).collect();
+        assert_eq!(store.create_users_bulk(&[], now()).await.unwrap(), 0);
+        assert_eq!(
+            store.create_users_bulk(&all[..2500], now()).await.unwrap(),
+            2500
+        );
+        // overlapping phones are skipped; 5,000 rows take more than one statement
+        assert_eq!(
+            store.create_users_bulk(&all[1000..], now()).await.unwrap(),
+            3500,
+            "{b:?}"
+        );
+        let mut staff = envoy(9999);
+        staff.role = Role::Staff;
+        staff.department = Some("sanitation".into());
+        assert_eq!(
+            code(
+                store
+                    .create_users_bulk(&[envoy(7000), staff], now())
+                    .await
+                    .unwrap_err()
+            ),
+            "department_not_allowed"
+        );
+        assert!(store
+            .user_credentials(&envoy(7000).phone)
+            .await
+            .unwrap()
+            .is_none());
+
+        let mut phones: Vec<Phone> = all.iter().map(|u| u.phone.clone()).collect();
+        phones.push(Phone::parse("13600000000").unwrap());
+        phones.swap(0, 5999);
+        let found = store.user_ids_by_phone(&phones).await.unwrap();
+        assert_eq!(found.len(), 6000, "{b:?}");
+        assert_eq!(found[0].0, all[5999].phone, "in the order asked");
+        let (u, hash_back) = store
+            .user_credentials(&all[4321].phone)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.name, "envoy 4321");
+        assert_eq!(u.role, Role::Envoy);
+        assert_eq!(u.created_at, now());
+        assert_eq!(hash_back, hash);
+        assert!(found.contains(&(all[4321].phone.clone(), u.id)));
+        assert!(store.user_ids_by_phone(&[]).await.unwrap().is_empty());
+
+        // sessions: only the expired go
+        let token = pp_domain::account::session_token_hash;
+        let day = Duration::days(1);
+        store
+            .create_session(&token("live"), u.id, now() - day, now() + day)
+            .await
+            .unwrap();
+        store
+            .create_session(&token("edge"), u.id, now() - day, now())
+            .await
+            .unwrap();
+        store
+            .create_session(&token("old"), u.id, now() - day * 2, now() - day)
+            .await
+            .unwrap();
+        assert_eq!(store.purge_sessions(now()).await.unwrap(), 1, "{b:?}");
+        assert_eq!(store.purge_sessions(now()).await.unwrap(), 0);
+        assert!(store
+            .session_user(&token("live"), now())
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            store
+                .purge_sessions(now() + Duration::milliseconds(1))
+                .await
+                .unwrap(),
+            1,
+            "the session expiring at `now` goes once `now` is past"
+        );
     }
 }

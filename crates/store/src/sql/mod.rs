@@ -6,21 +6,28 @@
 
 use super::{Db, KIND};
 use crate::rows::{
-    CredentialsRow, DepartmentRow, MemberRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow,
-    UserRow,
+    BalancesRow, CredentialsRow, DepartmentRow, LatestPositionRow, LeaderRowRow, LedgerRow,
+    MemberRow, OutcomeRow, PositionKeyRow, PositionRow, TaskRow, TaskTeamsRow, TeamRow,
+    TeamSummaryRow, UserRow,
 };
 use crate::{
-    AdminStore, Department, JoinOutcome, Store, StoreError, StoreResult, TaskFilter, TaskStore,
-    TaskWithTeams, TeamStore, TeamSummary, TeamView, User, UserStore,
+    AdminStore, Department, FinishOutcome, JoinOutcome, LatestPosition, LeaderRow, LedgerEntry,
+    LedgerStore, MemberOutcome, PositionBatch, PositionStore, Store, StoreError, StoreResult,
+    TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary, TeamView, User, UserStore,
+    Wallet,
 };
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
+use pp_domain::ledger::{self, LedgerSource, NewEntry};
+use pp_domain::position::Position;
 use pp_domain::task::{Task, TaskStatus};
 use pp_domain::team::{LeaveOutcome, Team, TeamState};
 use pp_domain::time::{to_millis, Timestamp};
-use pp_domain::{DomainError, TaskId, TeamId, UserId};
+use pp_domain::{DomainError, LedgerId, TaskId, TeamId, UserId};
 use pp_geo::LatLng;
-use sqlx::{Pool, Transaction};
+use sqlx::{Pool, QueryBuilder, Transaction};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
 
 /// A store on one database. Writes go through `write` (on SQLite a single connection, so write
 /// transactions never interleave), reads through `read`.
@@ -33,6 +40,18 @@ pub struct SqlStore {
 const USER_COLS: &str = "id, phone, name, role, department, created_at";
 const TEAM_COLS: &str =
     "id, task_id, leader_id, state, created_at, started_at, finished_at, photo_sha256, start_lat, start_lng";
+
+const LEDGER_COLS: &str =
+    "id, user_id, kind, amount, reason, team_id, source, created_by, created_at";
+
+/// Most bind parameters one multi-row statement carries (SQLite allows 32,766 by default,
+/// PostgreSQL 65,535); multi-row writes are cut into chunks of `MAX_BINDS / columns` rows.
+const MAX_BINDS: usize = 29_000;
+
+/// Rows of `columns` values each that fit in one statement.
+const fn chunk_rows(columns: usize) -> usize {
+    MAX_BINDS / columns
+}
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -83,6 +102,57 @@ async fn member_ids(tx: &mut Transaction<'_, Db>, team: TeamId) -> StoreResult<V
 
 fn u32_count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The stored outcomes of a team's members (those who had not left), ordered like
+/// [`member_ids`]; empty before the finish.
+const OUTCOMES_SQL: &str = "SELECT user_id, patrol_ms, qualified FROM team_members
+     WHERE team_id = $1 AND left_at IS NULL AND patrol_ms IS NOT NULL
+     ORDER BY joined_at, user_id";
+
+/// Appends award entries, skipping any the ledger holds already (its partial unique index:
+/// one award per team, member and kind). Returns the entries appended, in `entries` order.
+async fn insert_awards(
+    tx: &mut Transaction<'_, Db>,
+    entries: &[NewEntry],
+    now: Timestamp,
+) -> StoreResult<Vec<LedgerEntry>> {
+    let rows: Vec<(LedgerId, &NewEntry)> = entries.iter().map(|e| (LedgerId::new(), e)).collect();
+    let order: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (r.0 .0, i)).collect();
+    let created_at = to_millis(now);
+    let mut credited = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(chunk_rows(9)) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO ledger (id, user_id, kind, amount, reason, team_id, source, created_by, created_at) ",
+        );
+        qb.push_values(chunk, |mut b, (id, e)| {
+            b.push_bind(id.0)
+                .push_bind(e.user_id.0)
+                .push_bind(e.kind.as_str())
+                .push_bind(e.amount)
+                .push_bind(e.reason.as_str())
+                .push_bind(e.team_id.map(|t| t.0))
+                .push_bind(e.source.as_str())
+                .push_bind(e.created_by.map(|u| u.0))
+                .push_bind(created_at);
+        });
+        // the conflict target names the partial unique index, WHERE clause included (SQLite
+        // ≥ 3.35 and PostgreSQL both accept this form)
+        qb.push(
+            " ON CONFLICT (team_id, user_id, kind) WHERE source = 'award' DO NOTHING RETURNING ",
+        );
+        qb.push(LEDGER_COLS);
+        for row in qb
+            .build_query_as::<LedgerRow>()
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            credited.push(LedgerEntry::try_from(row)?);
+        }
+    }
+    // RETURNING does not promise the order of the VALUES
+    credited.sort_by_key(|e| order.get(&e.id.0).copied().unwrap_or(usize::MAX));
+    Ok(credited)
 }
 
 #[async_trait]
@@ -188,6 +258,66 @@ impl UserStore for SqlStore {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    async fn purge_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(to_millis(now))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn create_users_bulk(&self, users: &[NewUser], now: Timestamp) -> StoreResult<u64> {
+        if users.iter().any(|u| u.department.is_some()) {
+            return Err(DomainError::invalid(
+                "department_not_allowed",
+                "accounts made in bulk belong to no department: create staff accounts one by one",
+            )
+            .into());
+        }
+        if users.is_empty() {
+            return Ok(0);
+        }
+        let created_at = to_millis(now);
+        let mut tx = self.write.begin().await?;
+        let mut created = 0;
+        for chunk in users.chunks(chunk_rows(6)) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO users (id, phone, name, role, password_hash, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(UserId::new().0)
+                    .push_bind(u.phone.as_str())
+                    .push_bind(u.name.as_str())
+                    .push_bind(u.role.as_str())
+                    .push_bind(u.password_hash.as_str())
+                    .push_bind(created_at);
+            });
+            qb.push(" ON CONFLICT (phone) DO NOTHING");
+            created += qb.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn user_ids_by_phone(&self, phones: &[Phone]) -> StoreResult<Vec<(Phone, UserId)>> {
+        let mut found: HashMap<String, Uuid> = HashMap::with_capacity(phones.len());
+        for chunk in phones.chunks(chunk_rows(1)) {
+            let mut qb = QueryBuilder::<Db>::new("SELECT phone, id FROM users WHERE phone IN (");
+            let mut list = qb.separated(", ");
+            for p in chunk {
+                list.push_bind(p.as_str());
+            }
+            qb.push(")");
+            let rows: Vec<(String, Uuid)> = qb.build_query_as().fetch_all(&self.read).await?;
+            found.extend(rows);
+        }
+        // in the order asked, each phone once
+        Ok(phones
+            .iter()
+            .filter_map(|p| found.remove(p.as_str()).map(|id| (p.clone(), UserId(id))))
+            .collect())
     }
 }
 
@@ -530,6 +660,372 @@ impl TeamStore for SqlStore {
         .fetch_optional(&self.read)
         .await?;
         Ok(id.map(TeamId))
+    }
+}
+
+/// A point of an [`PositionStore::append_positions`] call, with where it came from.
+struct PointRow<'a> {
+    user: Uuid,
+    /// Unix milliseconds, as stored: two points of an envoy less than a millisecond apart are
+    /// one point.
+    ts: i64,
+    point: &'a Position,
+    batch: usize,
+    index: usize,
+}
+
+/// Inserts the points (distinct keys), skipping those stored already. With `returning` it
+/// collects the keys of the points it inserted; without, it only counts them (much faster on
+/// SQLite, where every returned row crosses a thread).
+async fn insert_points(
+    tx: &mut Transaction<'_, Db>,
+    rows: &[PointRow<'_>],
+    returning: bool,
+) -> StoreResult<(u64, HashSet<(Uuid, i64)>)> {
+    let mut inserted = 0;
+    let mut keys = HashSet::new();
+    for chunk in rows.chunks(chunk_rows(6)) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.user)
+                .push_bind(r.ts)
+                .push_bind(r.point.at.lat)
+                .push_bind(r.point.at.lng)
+                .push_bind(r.point.accuracy_m)
+                .push_bind(r.point.flagged);
+        });
+        qb.push(" ON CONFLICT (user_id, ts) DO NOTHING");
+        if returning {
+            qb.push(" RETURNING user_id, ts");
+            let new = qb
+                .build_query_as::<PositionKeyRow>()
+                .fetch_all(&mut **tx)
+                .await?;
+            inserted += new.len() as u64;
+            keys.extend(new.into_iter().map(|k| (k.user_id, k.ts)));
+        } else {
+            inserted += qb.build().execute(&mut **tx).await?.rows_affected();
+        }
+    }
+    Ok((inserted, keys))
+}
+
+#[async_trait]
+impl PositionStore for SqlStore {
+    async fn append_positions(&self, batches: &[PositionBatch]) -> StoreResult<Vec<Vec<bool>>> {
+        let mut fresh: Vec<Vec<bool>> = batches
+            .iter()
+            .map(|b| vec![false; b.points.len()])
+            .collect();
+        let mut rows: Vec<PointRow<'_>> = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(batch, b)| {
+                b.points
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, point)| PointRow {
+                        user: b.user.0,
+                        ts: to_millis(point.ts),
+                        point,
+                        batch,
+                        index,
+                    })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(fresh);
+        }
+        // Key order: concurrent appends (several nodes on PostgreSQL) take their index locks
+        // in the same order, SQLite appends to its B-trees in order, and each envoy's points
+        // end up together. The sort is stable, so of several copies of one key in this call
+        // the first is kept: it is the one stored, and the only one that can be new.
+        rows.sort_by_key(|r| (r.user, r.ts));
+        rows.dedup_by_key(|r| (r.user, r.ts));
+
+        // Usually every point is new (a retry of a stored batch is rare): insert and count.
+        // When fewer went in than were sent, some were stored already; then the call is done
+        // again, finding out with RETURNING which points it inserts.
+        let mut tx = self.write.begin().await?;
+        let (inserted, _) = insert_points(&mut tx, &rows, false).await?;
+        let new: Vec<bool> = if inserted == rows.len() as u64 {
+            vec![true; rows.len()]
+        } else {
+            tx.rollback().await?;
+            tx = self.write.begin().await?;
+            let (_, keys) = insert_points(&mut tx, &rows, true).await?;
+            rows.iter()
+                .map(|r| keys.contains(&(r.user, r.ts)))
+                .collect()
+        };
+
+        // Each envoy's latest new unflagged point: rows are in (user, ts) order, so it is the
+        // last such row of the envoy's run.
+        let mut latest: Vec<&PointRow<'_>> = Vec::new();
+        for (r, &is_new) in rows.iter().zip(&new) {
+            fresh[r.batch][r.index] = is_new;
+            if is_new && !r.point.flagged {
+                match latest.last_mut() {
+                    Some(last) if last.user == r.user => *last = r,
+                    _ => latest.push(r),
+                }
+            }
+        }
+        for chunk in latest.chunks(chunk_rows(5)) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.user)
+                    .push_bind(r.ts)
+                    .push_bind(r.point.at.lat)
+                    .push_bind(r.point.at.lng)
+                    .push_bind(r.point.accuracy_m);
+            });
+            qb.push(
+                " ON CONFLICT (user_id) DO UPDATE SET ts = excluded.ts, lat = excluded.lat,
+                    lng = excluded.lng, accuracy_m = excluded.accuracy_m
+                  WHERE excluded.ts > latest_positions.ts",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>> {
+        let rows = sqlx::query_as::<_, LatestPositionRow>(
+            "SELECT user_id, ts, lat, lng, accuracy_m FROM latest_positions WHERE ts >= $1 ORDER BY user_id",
+        )
+        .bind(to_millis(since))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(LatestPosition::try_from).collect()
+    }
+
+    async fn positions(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Vec<Position>> {
+        let rows = sqlx::query_as::<_, PositionRow>(
+            "SELECT ts, lat, lng, accuracy_m, flagged FROM positions
+             WHERE user_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
+        )
+        .bind(user.0)
+        .bind(to_millis(from))
+        .bind(to_millis(until))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(Position::try_from).collect()
+    }
+
+    async fn purge_positions(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        // oldest first, at most `limit` per statement, so the write lock is held briefly
+        let done = sqlx::query(
+            "DELETE FROM positions WHERE (user_id, ts) IN
+                (SELECT user_id, ts FROM positions WHERE ts < $1 ORDER BY ts LIMIT $2)",
+        )
+        .bind(to_millis(before))
+        .bind(i64::from(limit))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl LedgerStore for SqlStore {
+    async fn finish_team(
+        &self,
+        team_id: TeamId,
+        by: Option<UserId>,
+        outcomes: &[MemberOutcome],
+        now: Timestamp,
+    ) -> StoreResult<FinishOutcome> {
+        let mut tx = self.write.begin().await?;
+        let mut team = lock_team(&mut tx, team_id).await?;
+        if team.state == TeamState::Finished {
+            let members = sqlx::query_as::<_, OutcomeRow>(OUTCOMES_SQL)
+                .bind(team_id.0)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            return Ok(FinishOutcome {
+                team,
+                members: members.into_iter().map(MemberOutcome::from).collect(),
+                credited: Vec::new(),
+                already_finished: true,
+            });
+        }
+        let task = task_in(&mut tx, team.task_id, false).await?;
+        team.check_finish(by, &task, now)?;
+
+        let members: Vec<MemberOutcome> = member_ids(&mut tx, team_id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                outcomes
+                    .iter()
+                    .find(|o| o.user_id == m)
+                    .copied()
+                    .unwrap_or(MemberOutcome {
+                        user_id: m,
+                        patrol_ms: 0,
+                        qualified: false,
+                    })
+            })
+            .collect();
+        sqlx::query("UPDATE teams SET state = $2, finished_at = $3 WHERE id = $1")
+            .bind(team_id.0)
+            .bind(TeamState::Finished.as_str())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await?;
+        // at most team_max (≤ 10) members: one statement each
+        for m in &members {
+            sqlx::query(
+                "UPDATE team_members SET patrol_ms = $3, qualified = $4, is_current = 0
+                 WHERE team_id = $1 AND user_id = $2",
+            )
+            .bind(team_id.0)
+            .bind(m.user_id.0)
+            .bind(m.patrol_ms)
+            .bind(m.qualified)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let awards: Vec<NewEntry> = members
+            .iter()
+            .filter(|m| m.qualified)
+            .flat_map(|m| ledger::awards(&task, team_id, m.user_id))
+            .collect();
+        let credited = insert_awards(&mut tx, &awards, now).await?;
+        tx.commit().await?;
+
+        team.state = TeamState::Finished;
+        team.finished_at = Some(now);
+        Ok(FinishOutcome {
+            team,
+            members,
+            credited,
+            already_finished: false,
+        })
+    }
+
+    async fn team_outcomes(&self, team: TeamId) -> StoreResult<Vec<MemberOutcome>> {
+        let rows = sqlx::query_as::<_, OutcomeRow>(OUTCOMES_SQL)
+            .bind(team.0)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().map(MemberOutcome::from).collect())
+    }
+
+    async fn add_correction(&self, e: &NewEntry, now: Timestamp) -> StoreResult<LedgerEntry> {
+        if e.source != LedgerSource::Correction {
+            return Err(DomainError::invalid(
+                "invalid_source",
+                "only corrections are added by hand; awards come from finishing a patrol",
+            )
+            .into());
+        }
+        let mut tx = self.write.begin().await?;
+        sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE id = $1")
+            .bind(e.user_id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        let row = sqlx::query_as::<_, LedgerRow>(&format!(
+            "INSERT INTO ledger (id, user_id, kind, amount, reason, team_id, source, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             RETURNING {LEDGER_COLS}"
+        ))
+        .bind(LedgerId::new().0)
+        .bind(e.user_id.0)
+        .bind(e.kind.as_str())
+        .bind(e.amount)
+        .bind(&e.reason)
+        .bind(e.team_id.map(|t| t.0))
+        .bind(e.source.as_str())
+        .bind(e.created_by.map(|u| u.0))
+        .bind(to_millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    async fn wallet(&self, user: UserId, limit: u32) -> StoreResult<Wallet> {
+        // one read transaction, so the balances and the entries agree
+        let mut tx = self.read.begin().await?;
+        let balances = sqlx::query_as::<_, BalancesRow>(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'points' THEN amount ELSE 0 END), 0) AS BIGINT) AS points,
+                    CAST(COALESCE(SUM(CASE WHEN kind = 'fund' THEN amount ELSE 0 END), 0) AS BIGINT) AS fund_cents
+             FROM ledger WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows = sqlx::query_as::<_, LedgerRow>(&format!(
+            "SELECT {LEDGER_COLS} FROM ledger WHERE user_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(user.0)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Wallet {
+            points: balances.points,
+            fund_cents: balances.fund_cents,
+            entries: rows
+                .into_iter()
+                .map(LedgerEntry::try_from)
+                .collect::<StoreResult<_>>()?,
+        })
+    }
+
+    async fn leaderboard(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<LeaderRow>> {
+        let rows = sqlx::query_as::<_, LeaderRowRow>(
+            "SELECT p.user_id, u.name, p.points, CAST(COALESCE(t.patrol_ms, 0) AS BIGINT) AS patrol_ms
+             FROM (SELECT user_id, CAST(SUM(amount) AS BIGINT) AS points FROM ledger
+                   WHERE kind = 'points' AND created_at >= $1 AND created_at < $2
+                   GROUP BY user_id HAVING SUM(amount) > 0) p
+             JOIN users u ON u.id = p.user_id
+             LEFT JOIN (SELECT m.user_id, CAST(SUM(m.patrol_ms) AS BIGINT) AS patrol_ms
+                        FROM team_members m JOIN teams f ON f.id = m.team_id
+                        WHERE f.state = 'finished' AND f.finished_at >= $1 AND f.finished_at < $2
+                          AND m.patrol_ms IS NOT NULL
+                        GROUP BY m.user_id) t ON t.user_id = p.user_id
+             ORDER BY p.points DESC, COALESCE(t.patrol_ms, 0) DESC, p.user_id
+             LIMIT $3",
+        )
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(LeaderRow::from).collect())
+    }
+
+    async fn overdue_teams(&self, now: Timestamp) -> StoreResult<Vec<TeamId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT t.id FROM teams t JOIN tasks k ON k.id = t.task_id
+             WHERE t.state = 'active' AND k.ends_at <= $1
+             ORDER BY k.ends_at, t.id",
+        )
+        .bind(to_millis(now))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(ids.into_iter().map(TeamId).collect())
     }
 }
 
