@@ -154,8 +154,21 @@ impl ApiError {
 
     /// A 422 `invalid_photo`.
     pub fn invalid_photo(message: impl Into<String>) -> Self {
+        Self::unprocessable("invalid_photo", message)
+    }
+
+    /// A 422 with its own code: well-formed input that cannot be used.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unprocessable {
-            code: "invalid_photo",
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 503 with its own code: try again later.
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            code,
             message: message.into(),
         }
     }

@@ -11,7 +11,9 @@ use pp_domain::Role;
 use pp_store::User;
 
 /// The caller, from `Authorization: Bearer <token>`: the token's SHA-256 names an unexpired
-/// session in the store. Missing, malformed, unknown and expired tokens are all a 401.
+/// session in the store (looked up at most every [`crate::sessions::CACHE_TTL_SECS`] s per
+/// token, see [`crate::sessions`]). Missing, malformed, unknown and expired tokens are all a
+/// 401.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// The account.
@@ -46,13 +48,23 @@ impl FromRequestParts<AppState> for AuthUser {
             ApiError::unauthorized("sign in first: send Authorization: Bearer <token>")
         })?;
         let token_hash = session_token_hash(token);
-        let user = state
-            .store
-            .session_user(&token_hash, state.clock.now())
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("this session is unknown or has expired: sign in again")
-            })?;
+        let now = state.clock.now();
+        let user = match state.sessions.get(&token_hash, now) {
+            Some(user) => user,
+            None => {
+                let user = state
+                    .store
+                    .session_user(&token_hash, now)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "this session is unknown or has expired: sign in again",
+                        )
+                    })?;
+                state.sessions.put(&token_hash, user.clone(), now);
+                user
+            }
+        };
         Ok(AuthUser { user, token_hash })
     }
 }

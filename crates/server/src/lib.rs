@@ -16,10 +16,14 @@ pub mod assets;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod ingest;
+pub mod jobs;
 pub mod metrics;
+pub mod patrol;
 pub mod photo;
 pub mod qr;
 pub mod routes;
+pub mod sessions;
 pub mod state;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
@@ -107,10 +111,14 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, public_url = %state.config.public_url, "serving");
     }
+    let jobs_stop = shutdown.child_token();
+    let jobs = tokio::spawn(jobs::run(state.clone(), jobs_stop.clone()));
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
+    jobs_stop.cancel();
     upkeep.abort();
+    let _ = jobs.await;
     result.map_err(Into::into)
 }

@@ -1,12 +1,20 @@
 //! What every handler can reach: the store, the settings, the clock, the join-token secret
 //! and the metrics registry. No statics: a process may hold many states (the tests do).
 
+use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::sessions::SessionCache;
 use pp_domain::time::Clock;
-use pp_store::Store;
+use pp_store::{DbKind, Store};
 use rand::RngCore as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Writer tasks of the ingest pipeline on PostgreSQL (each commits its own groups).
+const POSTGRES_WRITERS: usize = 2;
+
+/// Default retention of raw positions, in days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// The name under which the store keeps the join-token HMAC key.
 pub const JOIN_SECRET_KEY: &str = "join_token_hmac";
@@ -23,10 +31,15 @@ pub struct ServerConfig {
     pub session_ttl: chrono::Duration,
     /// How long a join token (a QR code) stays valid.
     pub join_token_ttl: chrono::Duration,
+    /// Raw positions older than this many days are purged (ledger and outcomes stay).
+    pub retention_days: u32,
+    /// How often the background jobs run (finishing overdue patrols, retention).
+    pub job_interval: std::time::Duration,
 }
 
 impl ServerConfig {
-    /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes.
+    /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes, raw
+    /// positions 30 days; background jobs every 30 s.
     pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         let public_url: String = public_url.into();
         Self {
@@ -34,7 +47,14 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             session_ttl: chrono::Duration::days(30),
             join_token_ttl: chrono::Duration::seconds(pp_domain::join_token::DEFAULT_TTL_SECS),
+            retention_days: DEFAULT_RETENTION_DAYS,
+            job_interval: std::time::Duration::from_secs(30),
         }
+    }
+
+    /// The retention period of raw positions.
+    pub fn retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.retention_days))
     }
 
     /// Where photos are stored.
@@ -54,6 +74,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// HTTP metrics of this state's router (its own registry, not a global one).
     pub metrics: Arc<Metrics>,
+    /// The position ingest pipeline and its live index.
+    pub ingest: Arc<Ingest>,
+    /// Recently looked-up sessions.
+    pub sessions: Arc<SessionCache>,
     join_secret: Arc<[u8]>,
 }
 
@@ -83,11 +107,24 @@ impl AppState {
             "the stored join-token secret is too short ({} bytes)",
             secret.len()
         );
+        let writers = match store.kind() {
+            // one write connection: more writers would only queue behind it
+            DbKind::Sqlite => 1,
+            DbKind::Postgres => POSTGRES_WRITERS,
+        };
+        let ingest = Ingest::start(
+            Arc::clone(&store),
+            clock.now() - config.retention(),
+            writers,
+        )
+        .await?;
         Ok(AppState {
             store,
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::new()?),
+            ingest: Arc::new(ingest),
+            sessions: Arc::new(SessionCache::default()),
             join_secret: secret.into(),
         })
     }

@@ -202,6 +202,7 @@ pub async fn login(
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<NoContent> {
     state.store.delete_session(&auth.token_hash).await?;
+    state.sessions.remove(&auth.token_hash);
     Ok(NoContent)
 }
 

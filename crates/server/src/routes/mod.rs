@@ -1,6 +1,8 @@
 //! The HTTP API: one router per resource, assembled with its OpenAPI document.
 
 pub mod auth;
+pub mod ledger;
+pub mod positions;
 pub mod system;
 pub mod tasks;
 pub mod teams;
@@ -20,7 +22,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Peace Patrol API",
-        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`.",
+        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`.",
         license(name = "AGPL-3.0-or-later")
     ),
     modifiers(&BearerAuth),
@@ -28,7 +30,9 @@ pub const API_PREFIX: &str = "/api/v1";
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "tasks", description = "Patrol tasks published by the command centre"),
-        (name = "teams", description = "Teams: claim, join by QR code, start"),
+        (name = "teams", description = "Teams: claim, join by QR code, start, progress, finish"),
+        (name = "positions", description = "Envoys' positions while patrolling"),
+        (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -57,7 +61,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(auth::router())
         .merge(tasks::router())
-        .merge(teams::router());
+        .merge(teams::router())
+        .merge(positions::router())
+        .merge(ledger::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)
         .merge(system::router())

@@ -1,5 +1,5 @@
 //! Teams: claim a slot, show the join QR code, join by its token, leave, remove a member,
-//! start the patrol with a team photo.
+//! start the patrol with a team photo, follow its progress, finish it.
 
 use crate::error::{ApiError, ApiResult, Created, ErrorBody, NoContent};
 use crate::extract::{ApiJson, ApiPath, AuthUser};
@@ -36,6 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(join))
         .routes(routes!(leave))
         .routes(routes!(remove_member))
+        .routes(routes!(progress))
+        .routes(routes!(finish))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(start))
@@ -549,4 +551,229 @@ pub async fn start(
         .await?;
     tracing::info!(team = %team.id, photo = %sha256, "patrol started");
     Ok(Json(load_team_body(&state, id, auth.user.id).await?))
+}
+
+/// One member's patrol progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberProgressBody {
+    /// who
+    pub user_id: UserId,
+    /// display name
+    pub name: String,
+    /// leader or member
+    pub role: MemberRole,
+    /// minutes inside the area since the start (two decimals)
+    pub minutes_inside: f64,
+    /// minutes still needed to qualify (0 once qualified)
+    pub remaining_minutes: f64,
+    /// whether `minutes_inside` reaches the task's `patrol_minutes`
+    pub qualified: bool,
+    /// when the member's latest position was taken
+    pub last_seen: Option<DateTime<Utc>>,
+    /// whether that position is inside the task's area (null without a position)
+    pub inside_now: Option<bool>,
+}
+
+/// `GET /teams/{id}/progress`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressBody {
+    /// the team
+    pub team_id: TeamId,
+    /// its state
+    pub state: TeamState,
+    /// when the patrol started (null while forming: nothing counts yet)
+    pub started_at: Option<DateTime<Utc>>,
+    /// the end of the counted period: the finish, or now (never after the task's window)
+    pub until: DateTime<Utc>,
+    /// minutes inside the area a member needs
+    pub patrol_minutes: u32,
+    /// every current member
+    pub members: Vec<MemberProgressBody>,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn member_progress_body(
+    state: &AppState,
+    m: &pp_store::Member,
+    task: &Task,
+    minutes_inside: f64,
+    qualified: bool,
+) -> MemberProgressBody {
+    let latest = state.ingest.live().latest(m.user_id);
+    MemberProgressBody {
+        user_id: m.user_id,
+        name: m.name.clone(),
+        role: m.role,
+        minutes_inside: round2(minutes_inside),
+        remaining_minutes: if qualified {
+            0.0
+        } else {
+            round2((f64::from(task.patrol_minutes) - minutes_inside).max(0.0))
+        },
+        qualified,
+        last_seen: latest.map(|p| p.ts),
+        inside_now: latest.map(|p| task.area.contains(p.at)),
+    }
+}
+
+/// Patrol progress of each member (its members, commanders, admins): minutes inside the
+/// task's area since the start, counted between consecutive unflagged in-area points at most
+/// 2 minutes apart. A finished team shows the outcome recorded at its finish.
+#[utoipa::path(
+    get,
+    path = "/teams/{id}/progress",
+    tag = "teams",
+    security(("bearer" = [])),
+    params(("id" = TeamId, Path, description = "team id")),
+    responses(
+        (status = 200, description = "Each member's minutes inside the area and whether they qualify", body = ProgressBody),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`not_member`", body = ErrorBody),
+        (status = 404, description = "`team_not_found`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(team = %id, user = %auth.user.id))]
+pub async fn progress(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<TeamId>,
+) -> ApiResult<Json<ProgressBody>> {
+    let view = state.store.team(id).await?;
+    let is_member = view.members.iter().any(|m| m.user_id == auth.user.id);
+    Team::check_visible(auth.user.role, is_member)?;
+    let task = state.store.task(view.team.task_id).await?;
+    let team = &view.team;
+    let mut members = Vec::with_capacity(view.members.len());
+    let until = match team.finished_at {
+        Some(finished) => {
+            let outcomes = state.store.team_outcomes(id).await?;
+            for m in &view.members {
+                let o = outcomes.iter().find(|o| o.user_id == m.user_id);
+                let minutes = o.map_or(0.0, |o| o.patrol_ms as f64 / 60_000.0);
+                let qualified = o.is_some_and(|o| o.qualified);
+                members.push(member_progress_body(&state, m, &task, minutes, qualified));
+            }
+            crate::patrol::counted_until(&task, finished)
+        }
+        None => {
+            let until = crate::patrol::counted_until(&task, state.clock.now());
+            for m in &view.members {
+                let p =
+                    crate::patrol::member_progress(&state, team, &task, m.user_id, until).await?;
+                members.push(member_progress_body(
+                    &state,
+                    m,
+                    &task,
+                    p.minutes_inside,
+                    p.qualified,
+                ));
+            }
+            until
+        }
+    };
+    Ok(Json(ProgressBody {
+        team_id: id,
+        state: team.state,
+        started_at: team.started_at,
+        until,
+        patrol_minutes: task.patrol_minutes,
+        members,
+    }))
+}
+
+/// One member's result in `POST /teams/{id}/finish`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberResultBody {
+    /// who
+    pub user_id: UserId,
+    /// minutes inside the area (two decimals)
+    pub minutes_inside: f64,
+    /// whether they qualified
+    pub qualified: bool,
+    /// points this patrol earned them (the task's reward when qualified)
+    pub points: i64,
+    /// fund award this patrol earned them, cents
+    pub fund_cents: i64,
+}
+
+/// `POST /teams/{id}/finish`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FinishBody {
+    /// the team
+    pub team_id: TeamId,
+    /// `finished`
+    pub state: TeamState,
+    /// when it finished
+    pub finished_at: Option<DateTime<Utc>>,
+    /// the team was finished before (by an earlier call or at the end of its window): this
+    /// call changed nothing
+    pub already_finished: bool,
+    /// ledger entries this call appended
+    pub credited_entries: usize,
+    /// every member's result
+    pub members: Vec<MemberResultBody>,
+}
+
+/// Finish the patrol (leader): each member whose positions show `patrol_minutes` inside the
+/// area is credited the task's points and fund award, once. Finishing a finished team changes
+/// nothing and answers its recorded result. Patrols still active when the task's window ends
+/// are finished by the server.
+#[utoipa::path(
+    post,
+    path = "/teams/{id}/finish",
+    tag = "teams",
+    security(("bearer" = [])),
+    params(("id" = TeamId, Path, description = "team id")),
+    responses(
+        (status = 200, description = "The result of each member", body = FinishBody),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`not_leader`", body = ErrorBody),
+        (status = 404, description = "`team_not_found`", body = ErrorBody),
+        (status = 409, description = "`team_not_active` (forming or disbanded)", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(team = %id, user = %auth.user.id))]
+pub async fn finish(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<TeamId>,
+) -> ApiResult<Json<FinishBody>> {
+    let view = state.store.team(id).await?;
+    if view.team.state == TeamState::Finished {
+        // a retry: anyone who may see the team gets its result; only the leader may finish
+        let is_member = view.members.iter().any(|m| m.user_id == auth.user.id);
+        Team::check_visible(auth.user.role, is_member)?;
+    } else {
+        // checked again by the store, atomically; this spares a refused caller the measuring
+        view.team.check_leader(auth.user.id)?;
+    }
+    let outcome = crate::patrol::finish(&state, id, Some(auth.user.id)).await?;
+    let task = state.store.task(outcome.team.task_id).await?;
+    Ok(Json(FinishBody {
+        team_id: id,
+        state: outcome.team.state,
+        finished_at: outcome.team.finished_at,
+        already_finished: outcome.already_finished,
+        credited_entries: outcome.credited.len(),
+        members: outcome
+            .members
+            .iter()
+            .map(|o| MemberResultBody {
+                user_id: o.user_id,
+                minutes_inside: round2(o.patrol_ms as f64 / 60_000.0),
+                qualified: o.qualified,
+                points: if o.qualified { task.reward_points } else { 0 },
+                fund_cents: if o.qualified {
+                    task.reward_fund_cents
+                } else {
+                    0
+                },
+            })
+            .collect(),
+    }))
 }

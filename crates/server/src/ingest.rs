@@ -1,0 +1,279 @@
+//! The one ingest pipeline every position passes through, from `POST /positions` and from
+//! history imports alike.
+//!
+//! ```text
+//! handler: validate (domain) ──► queue ──► writer task: group commit ──► store (one transaction)
+//!                                               │                          │
+//!                                               └── after the commit ──► live index, replies
+//! ```
+//!
+//! A request's validated points go on a queue; a writer task takes everything queued at that
+//! moment (up to [`MAX_GROUP_POINTS`]) and appends it in ONE store transaction, so many requests
+//! share one commit. Only after the commit does it update the in-memory [`LiveIndex`] and answer
+//! the waiting requests: an acknowledged batch is in the database. Later consumers (the heat
+//! map's aggregates) hang off the same place, after the commit.
+
+use pp_domain::position::Position;
+use pp_domain::time::{from_millis, to_millis, Timestamp};
+use pp_domain::UserId;
+use pp_geo::LatLng;
+use pp_store::{PositionBatch, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// Most points one group commit takes (a request's batch is never split).
+pub const MAX_GROUP_POINTS: usize = 20_000;
+/// Requests that may wait in the queue before senders wait for room.
+const QUEUE: usize = 4096;
+
+/// An envoy's latest known point, compactly (the index holds every envoy of a district).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LivePoint {
+    ts_ms: i64,
+    lat: f64,
+    lng: f64,
+    accuracy_m: f32,
+}
+
+impl LivePoint {
+    fn of(p: &Position) -> LivePoint {
+        LivePoint {
+            ts_ms: to_millis(p.ts),
+            lat: p.at.lat,
+            lng: p.at.lng,
+            accuracy_m: p.accuracy_m as f32,
+        }
+    }
+
+    fn position(self) -> Option<Position> {
+        Some(Position {
+            ts: from_millis(self.ts_ms),
+            at: LatLng::new(self.lat, self.lng).ok()?,
+            accuracy_m: f64::from(self.accuracy_m),
+            flagged: false,
+        })
+    }
+}
+
+/// Each envoy's latest unflagged position and when it was taken, in memory. Rebuilt from the
+/// store at start; moved forward by the writer after each commit. A flagged point (an
+/// implausible jump) does not move an envoy.
+#[derive(Debug, Default)]
+pub struct LiveIndex {
+    points: RwLock<HashMap<UserId, LivePoint>>,
+}
+
+impl LiveIndex {
+    /// The envoy's latest unflagged point.
+    pub fn latest(&self, user: UserId) -> Option<Position> {
+        let points = self.points.read().unwrap_or_else(|e| e.into_inner());
+        points.get(&user).and_then(|p| p.position())
+    }
+
+    /// How many envoys the index holds.
+    pub fn len(&self) -> usize {
+        self.points.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Envoys seen at or after `since`, with their latest point.
+    pub fn seen_since(&self, since: Timestamp) -> Vec<(UserId, Position)> {
+        let since = to_millis(since);
+        let points = self.points.read().unwrap_or_else(|e| e.into_inner());
+        points
+            .iter()
+            .filter(|(_, p)| p.ts_ms >= since)
+            .filter_map(|(u, p)| Some((*u, p.position()?)))
+            .collect()
+    }
+
+    /// Moves each envoy to its point when that is later than what the index holds.
+    fn advance(&self, latest: impl IntoIterator<Item = (UserId, Position)>) {
+        let mut points = self.points.write().unwrap_or_else(|e| e.into_inner());
+        for (user, p) in latest {
+            let new = LivePoint::of(&p);
+            points
+                .entry(user)
+                .and_modify(|old| {
+                    if new.ts_ms > old.ts_ms {
+                        *old = new;
+                    }
+                })
+                .or_insert(new);
+        }
+    }
+}
+
+/// A failed group commit, shared by every request of the group.
+pub type IngestError = Arc<StoreError>;
+
+/// One request's points waiting for the writer.
+struct Job {
+    batch: PositionBatch,
+    reply: oneshot::Sender<Result<Vec<bool>, IngestError>>,
+}
+
+/// The pipeline: a queue, its writer tasks and the live index.
+#[derive(Debug)]
+pub struct Ingest {
+    queue: mpsc::Sender<Job>,
+    live: Arc<LiveIndex>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("user", &self.batch.user)
+            .field("points", &self.batch.points.len())
+            .finish()
+    }
+}
+
+impl Ingest {
+    /// Rebuilds the live index from the envoys' latest stored points taken at or after `since`,
+    /// then starts `writers` writer tasks (each commits its own groups; SQLite serialises them
+    /// on its one write connection anyway, so one is enough there). The tasks end when the
+    /// pipeline is dropped.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        since: Timestamp,
+        writers: usize,
+    ) -> Result<Ingest, StoreError> {
+        let live = Arc::new(LiveIndex::default());
+        live.advance(
+            store
+                .latest_positions(since)
+                .await?
+                .into_iter()
+                .map(|l| (l.user, l.position)),
+        );
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write_loop(
+                Arc::clone(&store),
+                Arc::clone(&rx),
+                Arc::clone(&live),
+            ));
+        }
+        Ok(Ingest { queue, live })
+    }
+
+    /// The live index.
+    pub fn live(&self) -> &LiveIndex {
+        &self.live
+    }
+
+    /// Appends one envoy's validated points (ascending, distinct `ts`) and waits until they are
+    /// committed. Returns, per point, whether it was new (false: the store had it already).
+    pub async fn append(
+        &self,
+        user: UserId,
+        points: Vec<Position>,
+    ) -> Result<Vec<bool>, IngestError> {
+        if points.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            batch: PositionBatch { user, points },
+            reply,
+        };
+        self.queue.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> IngestError {
+    Arc::new(StoreError::Other(anyhow::anyhow!(
+        "the ingest pipeline has stopped"
+    )))
+}
+
+/// Takes the first waiting job and everything queued behind it (up to [`MAX_GROUP_POINTS`]).
+async fn next_group(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut points = first.batch.points.len();
+    let mut group = vec![first];
+    while points < MAX_GROUP_POINTS {
+        match rx.try_recv() {
+            Ok(job) => {
+                points += job.batch.points.len();
+                group.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(group)
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    live: Arc<LiveIndex>,
+) {
+    while let Some(group) = next_group(&rx).await {
+        let (batches, replies): (Vec<PositionBatch>, Vec<_>) =
+            group.into_iter().map(|j| (j.batch, j.reply)).unzip();
+        match store.append_positions(&batches).await {
+            Ok(new) => {
+                live.advance(batches.iter().zip(&new).filter_map(|(b, new)| {
+                    let latest = b
+                        .points
+                        .iter()
+                        .zip(new)
+                        .filter(|(p, &new)| new && !p.flagged)
+                        .map(|(p, _)| *p)
+                        .next_back()?;
+                    Some((b.user, latest))
+                }));
+                for (reply, new) in replies.into_iter().zip(new) {
+                    // a request that gave up waiting has nobody to tell
+                    let _ = reply.send(Ok(new));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batches = batches.len(), "group commit failed");
+                let e = Arc::new(e);
+                for reply in replies {
+                    let _ = reply.send(Err(Arc::clone(&e)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn at(secs: i64, lat: f64, flagged: bool) -> Position {
+        Position {
+            ts: Utc.with_ymd_and_hms(2026, 10, 1, 10, 0, 0).unwrap() + Duration::seconds(secs),
+            at: LatLng::new(lat, 113.3).unwrap(),
+            accuracy_m: 5.0,
+            flagged,
+        }
+    }
+
+    #[test]
+    fn the_index_only_moves_forward() {
+        let live = LiveIndex::default();
+        let u = UserId::new();
+        live.advance([(u, at(10, 23.1, false))]);
+        live.advance([(u, at(5, 23.2, false))]);
+        assert_eq!(live.latest(u).unwrap().at.lat, 23.1);
+        live.advance([(u, at(20, 23.3, false))]);
+        assert_eq!(live.latest(u).unwrap().at.lat, 23.3);
+        assert_eq!(live.len(), 1);
+        assert_eq!(live.seen_since(at(21, 0.0, false).ts).len(), 0);
+        assert_eq!(live.seen_since(at(20, 0.0, false).ts).len(), 1);
+    }
+}

@@ -1,0 +1,66 @@
+//! Background jobs, run every `job_interval` while the server serves: finish patrols whose
+//! task window has ended (crediting the qualified members), purge raw positions past the
+//! retention period, and purge expired sessions. Every job is safe to run on several nodes at
+//! once: the store settles races (finishing twice changes nothing; deleting twice deletes once).
+
+use crate::state::AppState;
+use tokio_util::sync::CancellationToken;
+
+/// Rows the retention job deletes per statement, so ingest is never held up for long.
+const PURGE_CHUNK: u32 = 10_000;
+
+/// What one round of the jobs did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// patrols finished because their window ended
+    pub finished: usize,
+    /// raw positions purged
+    pub positions_purged: u64,
+    /// expired sessions purged
+    pub sessions_purged: u64,
+}
+
+/// Runs every job once.
+pub async fn run_once(state: &AppState) -> anyhow::Result<Round> {
+    let mut round = Round::default();
+    let now = state.clock.now();
+    for team in state.store.overdue_teams(now).await? {
+        match crate::patrol::finish(state, team, None).await {
+            Ok(outcome) if !outcome.already_finished => {
+                round.finished += 1;
+                tracing::info!(%team, credited = outcome.credited.len(), "patrol finished at the end of its window");
+            }
+            Ok(_) => {}
+            // one team's trouble must not stop the others; it is tried again next round
+            Err(e) => tracing::warn!(%team, error = %e, "could not finish an overdue patrol"),
+        }
+    }
+    let before = now - state.config.retention();
+    loop {
+        let n = state.store.purge_positions(before, PURGE_CHUNK).await?;
+        round.positions_purged += n;
+        if n < u64::from(PURGE_CHUNK) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    round.sessions_purged = state.store.purge_sessions(now).await?;
+    Ok(round)
+}
+
+/// Runs the jobs every `job_interval` until `stop` is cancelled.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(state.config.job_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        match run_once(&state).await {
+            Ok(round) if round != Round::default() => tracing::info!(?round, "background jobs"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "background jobs failed; retrying next round"),
+        }
+    }
+}
