@@ -4,6 +4,11 @@
 //! Request helpers take a path under `/api/v1` and a bearer token (`""` sends none), and
 //! return `(status, body)`: the body parsed as JSON, `Null` when empty, or the text as a JSON
 //! string when it is not JSON (so a failed assertion shows what came back).
+//!
+//! The server's background jobs (finishing patrols whose window has ended, the retention purge)
+//! run every [`JOB_INTERVAL`] against the test clock; a test that moves the clock past a limit
+//! waits for their effect with [`TestApp::wait_for`]. Positions are built relative to a time of
+//! the test clock ([`point`], [`track`], or a [`Route`] of offsets from a patrol's start).
 
 use chrono::Duration;
 use pp_domain::account::{NewUser, Phone};
@@ -29,6 +34,183 @@ pub const PASSWORD: &str = "password1";
 pub const TOWER_LAT: f64 = 23.1066;
 /// Canton Tower, the centre of the default task's area.
 pub const TOWER_LNG: f64 = 113.3245;
+
+/// How often the background jobs run in tests.
+pub const JOB_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long [`TestApp::wait_for`] waits for a background job before failing the test.
+pub const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Metres in a degree of latitude (on the sphere of `pp_geo::EARTH_RADIUS_M`).
+pub const M_PER_DEG_LAT: f64 = 111_195.08;
+
+/// `(lat, lng)` `north_m` metres north of Canton Tower (south when negative). The default
+/// task's area is a 300 m circle around the tower: 100 m is well inside, 1000 m well outside.
+pub fn north_of_tower(north_m: f64) -> (f64, f64) {
+    (TOWER_LAT + north_m / M_PER_DEG_LAT, TOWER_LNG)
+}
+
+/// One point of a position batch as a phone sends it: `{ts, lat, lng, accuracy_m: 10}`.
+pub fn point(ts: Timestamp, (lat, lng): (f64, f64)) -> Value {
+    json!({"ts": ts.to_rfc3339(), "lat": lat, "lng": lng, "accuracy_m": 10.0})
+}
+
+/// `n` points `step_secs` apart from `from` on, all at `at`: a phone reporting while its
+/// envoy stands still.
+pub fn track(from: Timestamp, n: usize, step_secs: i64, at: (f64, f64)) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let i = i64::try_from(i).unwrap();
+            point(from + Duration::seconds(i * step_secs), at)
+        })
+        .collect()
+}
+
+/// Where an envoy's phone reports from: `(offset, (lat, lng))`, the offset in seconds after
+/// some start (usually a patrol's `started_at`).
+pub type Route = Vec<(i64, (f64, f64))>;
+
+/// Reports every `step` seconds from offset `from` to offset `to` (both inclusive) at `at`.
+pub fn steady(from: i64, to: i64, step: i64, at: (f64, f64)) -> Route {
+    (0..)
+        .map(|i| from + i * step)
+        .take_while(|&s| s <= to)
+        .map(|s| (s, at))
+        .collect()
+}
+
+/// The points of `route` taken after `start`, as a phone sends them.
+pub fn route_points(start: Timestamp, route: &[(i64, (f64, f64))]) -> Vec<Value> {
+    route
+        .iter()
+        .map(|&(s, at)| point(start + Duration::seconds(s), at))
+        .collect()
+}
+
+/// Each member's `(minutes_inside, qualified)` by user id, from a progress or finish answer.
+#[track_caller]
+pub fn outcomes(v: &Value) -> std::collections::BTreeMap<String, (f64, bool)> {
+    v["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no members in {v}"))
+        .iter()
+        .map(|m| {
+            let minutes = m["minutes_inside"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no minutes_inside in {m}"));
+            let qualified = m["qualified"]
+                .as_bool()
+                .unwrap_or_else(|| panic!("no qualified in {m}"));
+            (str_of(m, "user_id").to_owned(), (minutes, qualified))
+        })
+        .collect()
+}
+
+/// The member `user_id` of a progress, finish or team answer.
+#[track_caller]
+pub fn member_of<'a>(v: &'a Value, user_id: &str) -> &'a Value {
+    v["members"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["user_id"] == user_id))
+        .unwrap_or_else(|| panic!("no member {user_id} in {v}"))
+}
+
+/// An RFC 3339 time of an answer.
+#[track_caller]
+pub fn time_of(v: &Value) -> Timestamp {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("not RFC 3339: {v} ({e})"))
+}
+
+/// The counts of a `POST /positions` answer, to compare in one assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// points stored now
+    pub accepted: u64,
+    /// points known already
+    pub duplicates: u64,
+    /// of the accepted, those flagged for an implausible speed
+    pub flagged: u64,
+    /// (index, code) of each refused point, in the order answered
+    pub rejected: Vec<(u64, String)>,
+}
+
+impl Ingested {
+    /// Reads an answer; panics unless it has exactly the documented fields and every refused
+    /// point has a message.
+    #[track_caller]
+    pub fn of(report: &Value) -> Ingested {
+        let mut keys: Vec<&String> = report
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["accepted", "duplicates", "flagged", "rejected"],
+            "{report}"
+        );
+        let n = |k: &str| {
+            report[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no count {k:?} in {report}"))
+        };
+        let rejected = report["rejected"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no rejected list in {report}"))
+            .iter()
+            .map(|r| {
+                assert!(
+                    !str_of(r, "message").is_empty(),
+                    "a refused point without a message: {r}"
+                );
+                (r["index"].as_u64().unwrap(), str_of(r, "code").to_owned())
+            })
+            .collect();
+        Ingested {
+            accepted: n("accepted"),
+            duplicates: n("duplicates"),
+            flagged: n("flagged"),
+            rejected,
+        }
+    }
+
+    /// Counts with nothing refused.
+    pub fn ok(accepted: u64, duplicates: u64, flagged: u64) -> Ingested {
+        Ingested {
+            accepted,
+            duplicates,
+            flagged,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// An active patrol made by [`TestApp::active_team`].
+#[derive(Debug, Clone)]
+pub struct Patrol {
+    /// the commander who published the task
+    pub commander: String,
+    /// the task
+    pub task: Value,
+    /// the team's id
+    pub team_id: String,
+    /// (token, user id) of the leader
+    pub leader: (String, String),
+    /// (token, user id) of the other members, in joining order
+    pub members: Vec<(String, String)>,
+    /// when the patrol started (the app clock at the start)
+    pub started_at: Timestamp,
+}
+
+impl Patrol {
+    /// (token, user id) of everyone: the leader first, then the members.
+    pub fn everyone(&self) -> Vec<(String, String)> {
+        std::iter::once(self.leader.clone())
+            .chain(self.members.iter().cloned())
+            .collect()
+    }
+}
 
 /// A clock that stands still until the test moves it. It starts at the real now (to the
 /// millisecond, as the store keeps instants), so that responses compare equal to it.
@@ -188,7 +370,10 @@ impl TestApp {
         let clock = Arc::new(TestClock::new(from_millis(to_millis(chrono::Utc::now()))));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = ServerConfig::new(format!("http://{addr}"), data_dir.path());
+        let mut config = ServerConfig::new(format!("http://{addr}"), data_dir.path());
+        // the background jobs (finishing overdue patrols, retention) follow the test clock
+        // within a fraction of a second; see [`TestApp::wait_for`]
+        config.job_interval = JOB_INTERVAL;
         let state = AppState::new(store.clone(), config, clock.clone())
             .await
             .unwrap();
@@ -437,6 +622,143 @@ impl TestApp {
             .request(Method::POST, &format!("/teams/{team_id}/start"), token)
             .multipart(form);
         self.send(req).await
+    }
+
+    /// `POST /positions {points, crs?}` (`crs` is left out when `None`).
+    pub async fn post_positions(&self, token: &str, points: &[Value], crs: Option<&str>) -> Resp {
+        let mut body = json!({ "points": points });
+        if let Some(crs) = crs {
+            body["crs"] = json!(crs);
+        }
+        self.post("/positions", token, &body).await
+    }
+
+    /// `POST /positions` expecting 200; returns the counts.
+    pub async fn ingest(&self, token: &str, points: &[Value]) -> Ingested {
+        Ingested::of(&expect(self.post_positions(token, points, None).await, 200))
+    }
+
+    /// Moves the clock from `start + first` to `start + last` seconds in steps of a minute
+    /// (`first`, `first + 60`, … up to `last`); at each step every walker posts, in one batch,
+    /// the points of its route with an offset in `(t - 60, t]`, the way a phone sends a batch a
+    /// minute. Every point must be accepted: none repeated, flagged or refused. The clock never
+    /// moves back. Returns how many points were posted.
+    pub async fn patrol_live(
+        &self,
+        start: Timestamp,
+        first: i64,
+        last: i64,
+        walkers: &[(&str, &Route)],
+    ) -> u64 {
+        let mut posted = 0;
+        let mut t = first;
+        while t <= last {
+            let at = start + Duration::seconds(t);
+            assert!(at >= self.now(), "the clock never moves back");
+            self.clock.set(at);
+            for &(token, route) in walkers {
+                let due: Route = route
+                    .iter()
+                    .copied()
+                    .filter(|&(s, _)| t - 60 < s && s <= t)
+                    .collect();
+                if due.is_empty() {
+                    continue;
+                }
+                let n = u64::try_from(due.len()).unwrap();
+                let got = self.ingest(token, &route_points(start, &due)).await;
+                assert_eq!(got, Ingested::ok(n, 0, 0), "posting at +{t} s");
+                posted += n;
+            }
+            t += 60;
+        }
+        posted
+    }
+
+    /// `GET /teams/{id}/progress`.
+    pub async fn progress(&self, token: &str, team_id: &str) -> Resp {
+        self.get(&format!("/teams/{team_id}/progress"), token).await
+    }
+
+    /// `POST /teams/{id}/finish`.
+    pub async fn finish(&self, token: &str, team_id: &str) -> Resp {
+        self.post_empty(&format!("/teams/{team_id}/finish"), token)
+            .await
+    }
+
+    /// `GET /me/wallet?limit=500`, expecting 200.
+    pub async fn wallet(&self, token: &str) -> Value {
+        expect(self.get("/me/wallet?limit=500", token).await, 200)
+    }
+
+    /// One envoy's stored points between `from` and `until` (both inclusive), read from the
+    /// store.
+    pub async fn stored_positions(
+        &self,
+        user_id: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Vec<pp_domain::position::Position> {
+        self.store
+            .positions(user_id.parse().unwrap(), from, until)
+            .await
+            .unwrap()
+    }
+
+    /// An active patrol: a commander publishes the default task with `overrides`; envoy
+    /// `first_no` claims a team and envoys `first_no + 1 ..= first_no + members` join it, one
+    /// second apart; the leader starts it at the tower. The clock is not moved after the start.
+    pub async fn active_team(&self, overrides: &Value, first_no: u32, members: u32) -> Patrol {
+        let (commander, task, leader, leader_id, team) =
+            self.task_with_team(overrides, first_no).await;
+        let team_id = str_of(&team, "id").to_owned();
+        let join_token = self.join_token(&leader, &team_id).await;
+        let mut joined = Vec::new();
+        for (tok, id) in self.quick_envoys(first_no + 1, members).await {
+            self.clock.advance(Duration::seconds(1));
+            expect(self.join(&tok, &join_token, None).await, 200);
+            joined.push((tok, id));
+        }
+        self.clock.advance(Duration::seconds(1));
+        let started = expect(
+            self.start(&leader, &team_id, TOWER_LAT, TOWER_LNG, Some(png_photo()))
+                .await,
+            200,
+        );
+        assert_eq!(started["state"], "active", "{started}");
+        Patrol {
+            commander,
+            task,
+            team_id,
+            leader: (leader, leader_id),
+            members: joined,
+            started_at: self.now(),
+        }
+    }
+
+    /// Polls `check` every 50 ms until it returns `Some` (the background jobs run every
+    /// [`JOB_INTERVAL`]); fails the test after [`JOB_TIMEOUT`], naming `what`.
+    pub async fn wait_for<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + JOB_TIMEOUT;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited {JOB_TIMEOUT:?} for {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `GET /teams/{id}` (as `token`) shows `state`; returns the team.
+    pub async fn wait_for_team_state(&self, token: &str, team_id: &str, state: &str) -> Value {
+        self.wait_for(&format!("team {team_id} to be {state}"), async || {
+            let team = expect(self.team(token, team_id).await, 200);
+            (team["state"] == state).then_some(team)
+        })
+        .await
     }
 
     /// A commander, a default task with `overrides`, and envoy `leader_no` claiming a team:

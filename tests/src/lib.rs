@@ -13,7 +13,9 @@
 pub mod harness;
 
 pub use harness::{
-    expect, expect_error, jpeg_photo, on_each_backend, png_photo, read, str_of, Photo, Resp,
-    TestApp, TestClock, PASSWORD, TOWER_LAT, TOWER_LNG,
+    expect, expect_error, jpeg_photo, member_of, north_of_tower, on_each_backend, outcomes,
+    png_photo, point, read, route_points, steady, str_of, time_of, track, Ingested, Patrol, Photo,
+    Resp, Route, TestApp, TestClock, JOB_INTERVAL, JOB_TIMEOUT, M_PER_DEG_LAT, PASSWORD, TOWER_LAT,
+    TOWER_LNG,
 };
 pub use pp_store::testing::{backends, Backend};

@@ -121,15 +121,8 @@ async fn serve_answers_with_embedded_assets_on_both_databases() {
             .await
             .unwrap();
         assert!(docs.contains("openapi.json"));
-        let login = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"phone": "13800138000", "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), 200);
-        let body: serde_json::Value = login.json().await.unwrap();
-        assert_eq!(body["user"]["role"], "commander");
+        let body = login(&client, &base, "13800138000", password).await;
+        assert_eq!(body["user"]["role"], "commander", "{body}");
         stop(child);
     }
 }
@@ -138,23 +131,18 @@ async fn serve_answers_with_embedded_assets_on_both_databases() {
 async fn demo_seeds_a_district_and_can_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let mut demo_team: Option<String> = None;
     for _ in 0..2 {
+        // positions are stamped by this machine's clock too; a second of slack for rounding
+        let started = chrono::Utc::now() - chrono::Duration::seconds(1);
         let (child, base) = start({
             let mut c = cmd(dir.path(), &db);
             c.arg("demo");
             c
         });
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"phone": "13800000001", "password": "peace-demo-2026"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["token"].as_str().expect("demo commander logs in");
+        let commander = login(&client, &base, "13800000001", "peace-demo-2026").await;
+        let token = commander["token"].as_str().expect("demo commander logs in");
         let tasks: serde_json::Value = client
             .get(format!(
                 "{base}/api/v1/tasks?near=23.1066,113.3245&radius_m=10000"
@@ -173,6 +161,163 @@ async fn demo_seeds_a_district_and_can_restart() {
             "three landmark tasks, not duplicated on restart: {tasks:?}"
         );
         assert_eq!(tasks[0]["distance_m"], 0.0, "Canton Tower's own task first");
+
+        // The simulated crowd: the demo team patrols at Canton Tower, every member posting
+        // positions, seen by its leader through the API; a restart keeps the same team walking.
+        let leader = login(&client, &base, "13900000001", "peace-demo-2026").await;
+        let leader = leader["token"].as_str().expect("demo leader logs in");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut last = serde_json::Value::Null;
+        let team = loop {
+            let me: serde_json::Value = client
+                .get(format!("{base}/api/v1/me"))
+                .bearer_auth(leader)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(team) = me["current_team_id"].as_str() {
+                last = client
+                    .get(format!("{base}/api/v1/teams/{team}/progress"))
+                    .bearer_auth(leader)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let members = last["members"].as_array().cloned().unwrap_or_default();
+                let walking = members.len() == 3
+                    && members.iter().all(|m| {
+                        serde_json::from_value::<chrono::DateTime<chrono::Utc>>(
+                            m["last_seen"].clone(),
+                        )
+                        .is_ok_and(|seen| seen >= started)
+                    });
+                if last["state"] == "active" && walking {
+                    break team.to_owned();
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "within 30 s the demo team patrols with 3 members posting positions; last progress: {last}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        };
+        if let Some(previous) = &demo_team {
+            assert_eq!(&team, previous, "a restart keeps the same team patrolling");
+        }
+        demo_team = Some(team);
+        stop(child);
+    }
+}
+
+/// Registers (when `register`) and logs in envoy `phone` over HTTP; returns the token.
+async fn envoy_token(client: &reqwest::Client, base: &str, phone: &str, register: bool) -> String {
+    let account = serde_json::json!({"phone": phone, "name": "巡逻员", "password": "password1"});
+    if register {
+        let res = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&account)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    login(client, base, phone, "password1").await["token"]
+        .as_str()
+        .expect("the envoy logs in")
+        .to_owned()
+}
+
+/// `POST /auth/login`; returns the answer's body (with `token` when it worked).
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    phone: &str,
+    password: &str,
+) -> serde_json::Value {
+    client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"phone": phone, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /positions`, expecting 200; returns `(accepted, duplicates)`.
+async fn post_batch(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    points: &serde_json::Value,
+) -> (u64, u64) {
+    let res = client
+        .post(format!("{base}/api/v1/positions"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "points": points }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["rejected"], serde_json::json!([]), "{body}");
+    (
+        body["accepted"].as_u64().unwrap(),
+        body["duplicates"].as_u64().unwrap(),
+    )
+}
+
+/// An acknowledged batch is in the database: after `kill -9` right after the answer, the
+/// restarted server holds every point, so the same batch is all duplicates.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_positions_survive_kill_9_on_both_databases() {
+    use std::os::unix::process::ExitStatusExt as _;
+    for b in backends() {
+        let db = TestDb::new(b).await;
+        let dir = tempfile::tempdir().unwrap();
+        let serve = || {
+            let mut c = cmd(dir.path(), &db.url);
+            c.arg("serve");
+            c
+        };
+        let client = reqwest::Client::new();
+        // 200 points, one a second, up to a second ago (the server's clock is the real one)
+        let now = chrono::Utc::now();
+        let points: serde_json::Value = (0..200)
+            .map(|i| {
+                serde_json::json!({
+                    "ts": (now - chrono::Duration::seconds(200 - i)).to_rfc3339(),
+                    "lat": 23.1066,
+                    "lng": 113.3245,
+                    "accuracy_m": 5.0,
+                })
+            })
+            .collect();
+
+        let (mut child, base) = start(serve());
+        let token = envoy_token(&client, &base, "13900000001", true).await;
+        assert_eq!(
+            post_batch(&client, &base, &token, &points).await,
+            (200, 0),
+            "on {b:?}"
+        );
+        child.kill().unwrap(); // SIGKILL: no shutdown, no flush, no checkpoint
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9), "killed, not exited: {status}");
+
+        let (child, base) = start(serve());
+        let token = envoy_token(&client, &base, "13900000001", false).await;
+        assert_eq!(
+            post_batch(&client, &base, &token, &points).await,
+            (0, 200),
+            "every acknowledged point survived on {b:?}"
+        );
         stop(child);
     }
 }

@@ -7,6 +7,9 @@
 
 mod auth;
 mod errors;
+mod ledger;
 mod openapi;
+mod patrol;
+mod positions;
 mod tasks;
 mod teams;
