@@ -23,6 +23,10 @@ pub struct Settings {
     pub session_ttl_days: i64,
     /// How long a QR join token lasts.
     pub join_token_ttl_minutes: i64,
+    /// Raw positions older than this many days are purged (ledger and outcomes stay).
+    pub retention_days: u32,
+    /// Seconds between rounds of the background jobs (finishing overdue patrols, retention).
+    pub job_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -34,6 +38,8 @@ impl Default for Settings {
             public_url: None,
             session_ttl_days: 30,
             join_token_ttl_minutes: 15,
+            retention_days: pp_server::state::DEFAULT_RETENTION_DAYS,
+            job_interval_secs: 30,
         }
     }
 }
@@ -87,6 +93,14 @@ impl SettingsArgs {
         anyhow::ensure!(
             settings.join_token_ttl_minutes > 0,
             "join_token_ttl_minutes must be positive"
+        );
+        anyhow::ensure!(
+            settings.retention_days > 0,
+            "retention_days must be positive"
+        );
+        anyhow::ensure!(
+            settings.job_interval_secs > 0,
+            "job_interval_secs must be positive"
         );
         Ok(settings)
     }

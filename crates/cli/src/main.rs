@@ -80,7 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml_default());
             Ok(())
         }
-        Command::Bench(cmd) => commands::bench::run(cmd).await,
+        Command::Bench(cmd) => commands::bench::run(&cli.settings, cmd).await,
     }
 }
 

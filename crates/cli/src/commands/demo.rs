@@ -1,15 +1,19 @@
 //! `peacepatrol demo`: the server with a seeded Haizhu district — departments (from the
 //! migrations), a commander, an admin, staff for each department, a few envoys, and open
-//! patrol tasks at real landmarks. Safe to run again on the same data: what exists is kept.
+//! patrol tasks at real landmarks — and, while it serves, a simulated crowd walking the
+//! district and one team mid-patrol at Canton Tower ([`super::crowd`]). Safe to run again on
+//! the same data: what exists is kept.
 
-use super::serve::{prepare, serve, ServeArgs};
+use super::serve::{prepare, serve_with, ServeArgs};
 use crate::config::Settings;
 use chrono::Duration;
-use pp_domain::account::NewUser;
+use pp_domain::account::{NewUser, Phone};
 use pp_domain::task::{NewTask, Task, TaskStatus};
-use pp_domain::Role;
+use pp_domain::time::Timestamp;
+use pp_domain::{Role, TaskId, UserId};
 use pp_store::{Store, StoreError};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 /// Every demo account's password (printed at start; the demo is for a trusted machine).
 pub const DEMO_PASSWORD: &str = "peace-demo-2026";
@@ -44,12 +48,15 @@ const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
     ("13900000006", "赵磊", Role::Envoy, None),
 ];
 
-/// The landmarks of Haizhu district, Guangzhou, with their patrol areas.
-fn landmarks() -> Vec<(&'static str, &'static str, serde_json::Value, u32)> {
+/// The place of the Canton Tower task, where the demo team patrols.
+pub const CANTON_TOWER: &str = "广州塔 Canton Tower";
+
+/// The landmarks of Haizhu district, Guangzhou: (title, place, patrol area, patrol minutes).
+pub fn landmarks() -> Vec<(&'static str, &'static str, serde_json::Value, u32)> {
     vec![
         (
             "广州塔夜间巡逻 Canton Tower evening patrol",
-            "广州塔 Canton Tower",
+            CANTON_TOWER,
             json!({"type": "Circle", "center": [113.3245, 23.1066], "radius_m": 350}),
             30,
         ),
@@ -79,7 +86,8 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let prepared = prepare(settings, args, super::DEMO_DB_FILE).await?;
     let state = &prepared.state;
     seed(state.store.as_ref(), state.clock.now()).await?;
-    let url = settings.public_url_for(prepared.listener.local_addr()?);
+    let addr = prepared.listener.local_addr()?;
+    let url = settings.public_url_for(addr);
     println!(
         "Peace Patrol demo: Haizhu district, Guangzhou — open {url}/ (API docs at {url}/api/docs)"
     );
@@ -90,17 +98,27 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
             dept.map(|d| format!(" ({d})")).unwrap_or_default()
         );
     }
-    serve(prepared).await
+    // the crowd talks to the server over HTTP: its requests wait in the listen backlog until
+    // the server accepts, and it stops when the server is told to
+    let shutdown = CancellationToken::new();
+    tokio::spawn(super::crowd::run(
+        state.clone(),
+        super::crowd::local_base(addr),
+        shutdown.child_token(),
+    ));
+    serve_with(prepared, shutdown).await
 }
 
-/// Creates what is missing of the demo district.
-pub async fn seed(store: &dyn Store, now: pp_domain::time::Timestamp) -> anyhow::Result<()> {
+/// Creates what is missing of the demo district. A landmark gets a fresh task (open from now
+/// for 12 hours) unless an open one is in its window now and for at least another hour, so the
+/// demo always has open tasks, however long ago its database was made.
+pub async fn seed(store: &dyn Store, now: Timestamp) -> anyhow::Result<()> {
     // one argon2 hash for every demo account
     let hash = pp_domain::account::hash_password(DEMO_PASSWORD);
     let mut commander = None;
     for (phone, name, role, dept) in ACCOUNTS {
         let user = NewUser {
-            phone: pp_domain::account::Phone::parse(phone)?,
+            phone: Phone::parse(phone)?,
             name: (*name).to_owned(),
             role: *role,
             password_hash: hash.clone(),
@@ -128,31 +146,71 @@ pub async fn seed(store: &dyn Store, now: pp_domain::time::Timestamp) -> anyhow:
         })
         .await?;
     for (title, place, area, minutes) in landmarks() {
-        if open
-            .iter()
-            .any(|t| t.task.place == place && t.task.in_window(now + Duration::hours(1)))
-        {
+        if open.iter().any(|t| {
+            t.task.place == place
+                && t.task.in_window(now)
+                && t.task.in_window(now + Duration::hours(1))
+        }) {
             continue;
         }
-        let task = Task::publish(
-            NewTask {
-                title: title.to_owned(),
-                place: place.to_owned(),
-                description: "国庆假期人流高峰，请注意走失儿童、可疑人员和乱停放共享单车。Holiday crowds: watch for lost children, suspicious persons and badly parked shared bikes.".to_owned(),
-                area,
-                starts_at: now - Duration::minutes(10),
-                ends_at: now + Duration::hours(12),
-                patrol_minutes: minutes,
-                team_min: 3,
-                team_max: 5,
-                max_teams: 5,
-                reward_points: 10,
-                reward_fund_cents: 500,
-            },
-            commander,
-            now,
-        )?;
-        store.insert_task(&task).await?;
+        store
+            .insert_task(&landmark_task(title, place, area, minutes, commander, now)?)
+            .await?;
     }
     Ok(())
+}
+
+/// A landmark's task, open from 10 minutes before `now` for 12 hours.
+fn landmark_task(
+    title: &str,
+    place: &str,
+    area: serde_json::Value,
+    patrol_minutes: u32,
+    commander: UserId,
+    now: Timestamp,
+) -> anyhow::Result<Task> {
+    Ok(Task::publish(
+        NewTask {
+            title: title.to_owned(),
+            place: place.to_owned(),
+            description: "国庆假期人流高峰，请注意走失儿童、可疑人员和乱停放共享单车。Holiday crowds: watch for lost children, suspicious persons and badly parked shared bikes.".to_owned(),
+            area,
+            starts_at: now - Duration::minutes(10),
+            ends_at: now + Duration::hours(12),
+            patrol_minutes,
+            team_min: 3,
+            team_max: 5,
+            max_teams: 5,
+            reward_points: 10,
+            reward_fund_cents: 500,
+        },
+        commander,
+        now,
+    )?)
+}
+
+/// Publishes another task at the landmark `place` (by the demo commander), for when the open
+/// one has no team slot left.
+pub async fn publish_landmark(
+    store: &dyn Store,
+    place: &str,
+    now: Timestamp,
+) -> anyhow::Result<TaskId> {
+    let commander = ACCOUNTS
+        .iter()
+        .find(|a| a.2 == Role::Commander)
+        .map(|a| Phone::parse(a.0))
+        .ok_or_else(|| anyhow::anyhow!("no demo commander"))??;
+    let (_, commander) = store
+        .user_ids_by_phone(&[commander])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("demo commander missing"))?;
+    let (title, place, area, minutes) = landmarks()
+        .into_iter()
+        .find(|l| l.1 == place)
+        .ok_or_else(|| anyhow::anyhow!("no demo landmark {place}"))?;
+    let task = landmark_task(title, place, area, minutes, commander, now)?;
+    store.insert_task(&task).await?;
+    Ok(task.id)
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod crowd;
 pub mod demo;
 pub mod serve;
 pub mod user;

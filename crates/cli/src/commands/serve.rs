@@ -45,6 +45,8 @@ pub async fn prepare(
     );
     config.session_ttl = chrono::Duration::days(settings.session_ttl_days);
     config.join_token_ttl = chrono::Duration::minutes(settings.join_token_ttl_minutes);
+    config.retention_days = settings.retention_days;
+    config.job_interval = std::time::Duration::from_secs(settings.job_interval_secs);
     let state = AppState::new(store, config, Arc::new(SystemClock)).await?;
     Ok(Prepared {
         listener,
@@ -55,7 +57,12 @@ pub async fn prepare(
 
 /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
 pub async fn serve(p: Prepared) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
+    serve_with(p, CancellationToken::new()).await
+}
+
+/// [`serve`] with the caller's shutdown token: Ctrl-C or SIGTERM cancels it, and cancelling it
+/// stops the server, so work running beside the server (the demo's crowd) stops with it.
+pub async fn serve_with(p: Prepared, shutdown: CancellationToken) -> anyhow::Result<()> {
     tokio::spawn(signal(shutdown.clone()));
     println!(
         "peacepatrol listening on http://{} (database {})",

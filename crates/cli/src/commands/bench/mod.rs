@@ -1,9 +1,19 @@
 //! `peacepatrol bench …`: measure the server over real HTTP on loopback and print the figures
-//! with the workload size. Without `--url` each bench starts the server in this process on a
-//! fresh database (a temporary SQLite file, or `--database-url`), seeds its workload through
-//! the store, and drives it with `--concurrency` client tasks; client and server share the
-//! machine, as the reference figures in `../shared/bench/` do.
+//! with the workload size.
+//!
+//! * `tasks-near`, `join`: each starts the server in this process on a fresh database (a
+//!   temporary SQLite file, or `--bench-database-url`), seeds its workload through the store,
+//!   and drives it with `--concurrency` client tasks; client and server share the machine, as
+//!   the reference figures in `../shared/bench/` do.
+//! * `load` ([`load`]): loads the shared workload of `../shared/bench/` into the configured
+//!   database through the ingest pipeline, and writes sessions for `ingest`.
+//! * `ingest` ([`ingest`]): measures `POST /positions` of a running server.
 
+mod ingest;
+mod load;
+mod workload;
+
+use crate::config::SettingsArgs;
 use chrono::Duration;
 use clap::{Args, Subcommand};
 use pp_domain::account::{
@@ -13,8 +23,9 @@ use pp_domain::task::{NewTask, Task};
 use pp_domain::time::{Clock as _, SystemClock, Timestamp};
 use pp_domain::{Role, UserId};
 use pp_server::{AppState, ServerConfig};
-use pp_store::Store;
+use pp_store::{DbKind, Store};
 use rand::{Rng as _, SeedableRng as _};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +38,12 @@ pub enum BenchCommand {
     TasksNear(TasksNearArgs),
     /// `POST /teams/join`: `--teams` forming teams of up to 10, each joined by 9 envoys.
     Join(JoinArgs),
+    /// Load the workload of ../shared/bench (110,000 envoys, their footprint history and live
+    /// positions) into the configured database through the ingest pipeline, and write a
+    /// session per envoy of updates.csv for `bench ingest`.
+    Load(load::LoadArgs),
+    /// `POST /positions` against a running server on a loaded database (see `bench load`).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Shared flags.
@@ -72,11 +89,28 @@ pub struct JoinArgs {
     teams: usize,
 }
 
-/// Runs a benchmark.
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+/// Runs a benchmark; `load` writes to the database the settings name.
+pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::TasksNear(a) => tasks_near(a).await,
         BenchCommand::Join(a) => join(a).await,
+        BenchCommand::Load(a) => load::run(&settings.load()?, a).await,
+        BenchCommand::Ingest(a) => ingest::run(a).await,
+    }
+}
+
+/// What an acknowledged write survives, on each backend (see `pp_store`'s `sqlite` module).
+pub fn durability(kind: DbKind) -> &'static str {
+    match kind {
+        DbKind::Sqlite => {
+            "durability: SQLite WAL, synchronous=NORMAL: each group commit is written to the OS \
+             (the WAL file) before the answer, so it survives kill -9 of the server but not a power \
+             cut; fsync at WAL checkpoints"
+        }
+        DbKind::Postgres => {
+            "durability: PostgreSQL synchronous_commit=on (the server's default; the store leaves \
+             it as configured): fsync of the WAL at each group commit before the answer"
+        }
     }
 }
 
@@ -178,34 +212,126 @@ fn task_input(
     }
 }
 
-/// Latencies and wall time of a run.
-struct Figures {
-    latencies_us: Vec<u64>,
-    wall: std::time::Duration,
-    errors: usize,
+/// What a run's answers add up to beyond their latency: counts read from each 2xx body.
+pub trait Tally: Default + Send + 'static {
+    /// Adds one 2xx answer's body.
+    fn add(&mut self, body: &[u8]);
+    /// Adds another client task's tally.
+    fn merge(&mut self, other: Self);
 }
 
-impl Figures {
-    fn print(mut self, what: &str, concurrency: usize) {
-        self.latencies_us.sort_unstable();
+/// Benches that only count answers.
+impl Tally for () {
+    fn add(&mut self, _body: &[u8]) {}
+    fn merge(&mut self, _other: Self) {}
+}
+
+/// Latencies, wall time, failures and the tally of a run.
+#[derive(Debug, Default)]
+pub struct Figures<T> {
+    latencies_us: Vec<u64>,
+    wall: std::time::Duration,
+    /// answers that were not 2xx, by status
+    statuses: BTreeMap<u16, usize>,
+    /// requests that got no answer at all (connection or timeout errors)
+    failed: usize,
+    /// the first non-2xx answer or failure, for the report
+    first_error: Option<String>,
+    /// what the 2xx bodies added up to
+    pub tally: T,
+}
+
+impl<T> Figures<T> {
+    /// Requests sent.
+    pub fn requests(&self) -> usize {
+        self.latencies_us.len()
+    }
+
+    /// Requests that failed or were answered with a non-2xx status.
+    pub fn errors(&self) -> usize {
+        self.failed + self.statuses.values().sum::<usize>()
+    }
+
+    /// The run's wall time.
+    pub fn wall(&self) -> std::time::Duration {
+        self.wall
+    }
+
+    /// The latency below which a share `p` (0..=1) of the requests were answered, in ms.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
         let n = self.latencies_us.len();
-        let pct = |p: f64| {
-            let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
-            self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
-        };
+        let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
+        self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    }
+
+    /// Prints the request line, then every non-2xx status and the first error, if any.
+    pub fn print(&self, what: &str, concurrency: usize) {
         println!(
-            "{what}: {n} requests, concurrency {concurrency}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
-            n as f64 / self.wall.as_secs_f64(),
-            pct(0.50),
-            pct(0.99),
-            self.errors
+            "{what}: {} requests, concurrency {concurrency}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+            self.requests(),
+            self.requests() as f64 / self.wall.as_secs_f64(),
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.99),
+            self.errors()
         );
+        if self.errors() > 0 {
+            let statuses: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|(s, n)| format!("{n} × HTTP {s}"))
+                .collect();
+            println!(
+                "  NOT 2xx: {} without an answer; {}; first: {}",
+                self.failed,
+                if statuses.is_empty() {
+                    "no error status".to_owned()
+                } else {
+                    statuses.join(", ")
+                },
+                self.first_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+
+    fn merge(&mut self, other: Worker<T>)
+    where
+        T: Tally,
+    {
+        self.latencies_us.extend(other.latencies_us);
+        for (s, n) in other.statuses {
+            *self.statuses.entry(s).or_default() += n;
+        }
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.tally.merge(other.tally);
     }
 }
 
-/// Sends `n` requests from `concurrency` tasks; `make(i)` builds request i.
-async fn drive<F>(concurrency: usize, n: usize, make: F) -> Figures
+/// One client task's share of a run.
+#[derive(Default)]
+struct Worker<T> {
+    latencies_us: Vec<u64>,
+    statuses: BTreeMap<u16, usize>,
+    failed: usize,
+    first_error: Option<String>,
+    tally: T,
+}
+
+impl<T> Worker<T> {
+    fn error(&mut self, what: String) {
+        if self.first_error.is_none() {
+            self.first_error = Some(what);
+        }
+    }
+}
+
+/// Sends `n` requests from `concurrency` tasks; `make(i)` builds request i (its time is not
+/// counted in the latency), and each 2xx body is added to the tally `T`.
+pub async fn drive<T, F>(concurrency: usize, n: usize, make: F) -> Figures<T>
 where
+    T: Tally,
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
     let client = reqwest::Client::builder()
@@ -219,37 +345,56 @@ where
         .map(|_| {
             let (client, next, make) = (client.clone(), next.clone(), make.clone());
             tokio::spawn(async move {
-                let (mut lat, mut errors) = (Vec::new(), 0);
+                let mut w = Worker::<T>::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n {
                         break;
                     }
+                    let request = make(&client, i);
                     let t = Instant::now();
-                    match make(&client, i).send().await {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
+                    match request.send().await {
+                        Ok(r) => {
+                            let status = r.status();
+                            match r.bytes().await {
+                                Ok(body) if status.is_success() => w.tally.add(&body),
+                                Ok(body) => {
+                                    *w.statuses.entry(status.as_u16()).or_default() += 1;
+                                    w.error(format!(
+                                        "HTTP {status}: {}",
+                                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                                    ));
+                                }
+                                Err(e) => {
+                                    w.failed += 1;
+                                    w.error(format!("reading the body: {e}"));
+                                }
+                            }
                         }
-                        _ => errors += 1,
+                        Err(e) => {
+                            w.failed += 1;
+                            w.error(e.to_string());
+                        }
                     }
-                    lat.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    w.latencies_us
+                        .push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
                 }
-                (lat, errors)
+                w
             })
         })
         .collect();
-    let mut figures = Figures {
-        latencies_us: Vec::with_capacity(n),
-        wall: std::time::Duration::ZERO,
-        errors: 0,
-    };
+    let mut figures = Figures::<T>::default();
     for w in workers {
-        if let Ok((lat, errors)) = w.await {
-            figures.latencies_us.extend(lat);
-            figures.errors += errors;
+        match w.await {
+            Ok(w) => figures.merge(w),
+            Err(e) => {
+                figures.failed += 1;
+                figures.first_error.get_or_insert_with(|| e.to_string());
+            }
         }
     }
     figures.wall = start.elapsed();
+    figures.latencies_us.sort_unstable();
     figures
 }
 
@@ -290,7 +435,7 @@ async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
             a.radius_m,
             a.limit,
         );
-        let figures = drive(c, a.requests, move |client, i| {
+        let figures: Figures<()> = drive(c, a.requests, move |client, i| {
             let (lat, lng) = points[i];
             client
                 .get(format!(
@@ -350,7 +495,7 @@ async fn join(a: JoinArgs) -> anyhow::Result<()> {
             .collect(),
     );
     let (base, n) = (server.base.clone(), jobs.len());
-    let figures = drive(a.common.concurrency, n, move |client, i| {
+    let figures: Figures<()> = drive(a.common.concurrency, n, move |client, i| {
         let (session, join_token) = &jobs[i];
         client
             .post(format!("{base}/api/v1/teams/join"))
