@@ -193,10 +193,17 @@ pub trait PositionStore: Send + Sync {
         from: Timestamp,
         until: Timestamp,
     ) -> StoreResult<Vec<pp_domain::position::Position>>;
-    /// Deletes at most `limit` points older than `before` (the latest points of the live index
-    /// stay); returns how many went. Callers loop until it returns less than `limit`, so that
-    /// ingest is never held up for long.
-    async fn purge_positions(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// One step of the retention sweep: deletes the points older than `before` of the next
+    /// `users` envoys (by id) after `after` (`None`: from the first), each step one short
+    /// transaction so that ingest is never held up for long. The latest points of the live
+    /// index stay. A sweep starts with `after: None` and goes on with the step's `next` until
+    /// that is `None`.
+    async fn purge_positions(
+        &self,
+        before: Timestamp,
+        after: Option<UserId>,
+        users: u32,
+    ) -> StoreResult<PurgeStep>;
 }
 
 /// Patrol outcomes and the append-only rewards ledger.

@@ -124,6 +124,16 @@ pub struct LatestPosition {
     pub position: pp_domain::position::Position,
 }
 
+/// What one step of the retention sweep did ([`crate::PositionStore::purge_positions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeStep {
+    /// points deleted
+    pub deleted: u64,
+    /// the last envoy swept when more may follow (the next step's `after`); `None` when the
+    /// sweep has reached the end
+    pub next: Option<UserId>,
+}
+
 /// What one member's patrol came to, as measured from their positions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemberOutcome {

@@ -13,8 +13,8 @@ use pp_domain::{Role, TeamId, UserId};
 use pp_geo::LatLng;
 use pp_store::testing::{backends, Backend, TestDb};
 use pp_store::{
-    JoinOutcome, LatestPosition, LeaderRow, MemberOutcome, PositionBatch, Store, StoreError,
-    TaskFilter, User,
+    JoinOutcome, LatestPosition, LeaderRow, MemberOutcome, PositionBatch, PurgeStep, Store,
+    StoreError, TaskFilter, User,
 };
 use std::sync::Arc;
 
@@ -601,23 +601,60 @@ async fn positions_append_latest_and_purge() {
             .unwrap()
             .is_empty());
 
-        // purge: oldest first, at most `limit` per call; the latest points stay
+        // purge: a sweep envoy by envoy (by id), `users` per step; the latest points stay
         // stored: a 0 5 10 20 30 40, c 0 10 40 50
         let before = now() + Duration::seconds(35);
-        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 3);
         let all = |u| store.positions(u, now(), now() + Duration::hours(1));
         let ts = |t: Vec<Position>| {
             t.iter()
                 .map(|p| (p.ts - now()).num_seconds())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(ts(all(a).await.unwrap()), [10, 20, 30, 40], "{b:?}");
-        assert_eq!(ts(all(c).await.unwrap()), [10, 40, 50], "{b:?}");
-        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 3);
-        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 1);
-        assert_eq!(store.purge_positions(before, 3).await.unwrap(), 0);
+        let (first, second) = if a.0 < c.0 { (a, c) } else { (c, a) };
+        let step = store.purge_positions(before, None, 1).await.unwrap();
+        assert_eq!(
+            step.next,
+            Some(first),
+            "one envoy per step, in id order, {b:?}"
+        );
+        assert_eq!(step.deleted, if first == a { 5 } else { 2 }, "{b:?}");
+        let step = store.purge_positions(before, step.next, 1).await.unwrap();
+        assert_eq!(step.next, Some(second), "{b:?}");
+        assert_eq!(step.deleted, if second == a { 5 } else { 2 }, "{b:?}");
+        let step = store.purge_positions(before, step.next, 1).await.unwrap();
+        assert_eq!(
+            step,
+            PurgeStep {
+                deleted: 0,
+                next: None
+            },
+            "the sweep ends, {b:?}"
+        );
         assert_eq!(ts(all(a).await.unwrap()), [40]);
         assert_eq!(ts(all(c).await.unwrap()), [40, 50]);
+        // a second sweep, all envoys in one step, finds nothing left
+        let step = store.purge_positions(before, None, 10).await.unwrap();
+        assert_eq!(
+            step,
+            PurgeStep {
+                deleted: 0,
+                next: None
+            },
+            "{b:?}"
+        );
+        // a later cut-off purges the newer points too
+        let step = store
+            .purge_positions(before + Duration::seconds(10), None, 2)
+            .await
+            .unwrap();
+        assert_eq!(step.deleted, 2, "{b:?}");
+        assert_eq!(
+            step.next,
+            Some(second),
+            "a full step may have more after it, {b:?}"
+        );
+        assert!(all(a).await.unwrap().is_empty());
+        assert_eq!(ts(all(c).await.unwrap()), [50]);
         assert_eq!(
             store.latest_positions(now()).await.unwrap(),
             latest,

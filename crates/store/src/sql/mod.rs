@@ -12,9 +12,9 @@ use crate::rows::{
 };
 use crate::{
     AdminStore, Department, FinishOutcome, JoinOutcome, LatestPosition, LeaderRow, LedgerEntry,
-    LedgerStore, MemberOutcome, PositionBatch, PositionStore, Store, StoreError, StoreResult,
-    TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary, TeamView, User, UserStore,
-    Wallet,
+    LedgerStore, MemberOutcome, PositionBatch, PositionStore, PurgeStep, Store, StoreError,
+    StoreResult, TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary, TeamView, User,
+    UserStore, Wallet,
 };
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
@@ -44,13 +44,29 @@ const TEAM_COLS: &str =
 const LEDGER_COLS: &str =
     "id, user_id, kind, amount, reason, team_id, source, created_by, created_at";
 
-/// Most bind parameters one multi-row statement carries (SQLite allows 32,766 by default,
-/// PostgreSQL 65,535); multi-row writes are cut into chunks of `MAX_BINDS / columns` rows.
-const MAX_BINDS: usize = 29_000;
+/// Most rows one multi-row statement carries (at most 9 columns: 4,608 bind parameters, well
+/// under SQLite's 32,766 and PostgreSQL's 65,535).
+const MAX_CHUNK_ROWS: usize = 512;
 
-/// Rows of `columns` values each that fit in one statement.
-const fn chunk_rows(columns: usize) -> usize {
-    MAX_BINDS / columns
+/// Cuts `rows` into the chunks of a multi-row statement: full chunks of [`MAX_CHUNK_ROWS`],
+/// then the rest by powers of two (256, 128, …, 1). A statement thus has one of ten shapes,
+/// each prepared once per connection and kept in its statement cache, rather than a new text
+/// to parse and cache for every length (a prepared statement of thousands of rows is large).
+fn shaped_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= MAX_CHUNK_ROWS {
+            MAX_CHUNK_ROWS
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -121,7 +137,7 @@ async fn insert_awards(
     let order: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, r)| (r.0 .0, i)).collect();
     let created_at = to_millis(now);
     let mut credited = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(chunk_rows(9)) {
+    for chunk in shaped_chunks(&rows) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO ledger (id, user_id, kind, amount, reason, team_id, source, created_by, created_at) ",
         );
@@ -282,7 +298,7 @@ impl UserStore for SqlStore {
         let created_at = to_millis(now);
         let mut tx = self.write.begin().await?;
         let mut created = 0;
-        for chunk in users.chunks(chunk_rows(6)) {
+        for chunk in shaped_chunks(users) {
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO users (id, phone, name, role, password_hash, created_at) ",
             );
@@ -303,7 +319,7 @@ impl UserStore for SqlStore {
 
     async fn user_ids_by_phone(&self, phones: &[Phone]) -> StoreResult<Vec<(Phone, UserId)>> {
         let mut found: HashMap<String, Uuid> = HashMap::with_capacity(phones.len());
-        for chunk in phones.chunks(chunk_rows(1)) {
+        for chunk in shaped_chunks(phones) {
             let mut qb = QueryBuilder::<Db>::new("SELECT phone, id FROM users WHERE phone IN (");
             let mut list = qb.separated(", ");
             for p in chunk {
@@ -684,7 +700,7 @@ async fn insert_points(
 ) -> StoreResult<(u64, HashSet<(Uuid, i64)>)> {
     let mut inserted = 0;
     let mut keys = HashSet::new();
-    for chunk in rows.chunks(chunk_rows(6)) {
+    for chunk in shaped_chunks(rows) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged) ",
         );
@@ -773,7 +789,7 @@ impl PositionStore for SqlStore {
                 }
             }
         }
-        for chunk in latest.chunks(chunk_rows(5)) {
+        for chunk in shaped_chunks(&latest) {
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m) ",
             );
@@ -823,17 +839,53 @@ impl PositionStore for SqlStore {
         rows.into_iter().map(Position::try_from).collect()
     }
 
-    async fn purge_positions(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
-        // oldest first, at most `limit` per statement, so the write lock is held briefly
-        let done = sqlx::query(
-            "DELETE FROM positions WHERE (user_id, ts) IN
-                (SELECT user_id, ts FROM positions WHERE ts < $1 ORDER BY ts LIMIT $2)",
+    async fn purge_positions(
+        &self,
+        before: Timestamp,
+        after: Option<UserId>,
+        users: u32,
+    ) -> StoreResult<PurgeStep> {
+        // The next `users` envoys that have points, in id order, each found by one seek of the
+        // primary key (a skip scan; no index on ts is kept: it would cost every append a second
+        // B-tree insert at a random place), then each one's old points by a range of the key.
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "WITH RECURSIVE envoy (id, n) AS (
+                SELECT (SELECT user_id FROM positions WHERE user_id > $1 ORDER BY user_id LIMIT 1), 1
+                UNION ALL
+                SELECT (SELECT user_id FROM positions WHERE user_id > envoy.id ORDER BY user_id LIMIT 1),
+                       n + 1
+                FROM envoy WHERE envoy.id IS NOT NULL AND n < $2
+             )
+             SELECT id FROM envoy WHERE id IS NOT NULL",
         )
-        .bind(to_millis(before))
-        .bind(i64::from(limit))
-        .execute(&self.write)
+        .bind(after.map_or(Uuid::nil(), |u| u.0))
+        .bind(i64::from(users))
+        .fetch_all(&self.read)
         .await?;
-        Ok(done.rows_affected())
+        let mut deleted = 0;
+        if !ids.is_empty() {
+            let mut tx = self.write.begin().await?;
+            for chunk in shaped_chunks(&ids) {
+                let mut qb = QueryBuilder::<Db>::new("DELETE FROM positions WHERE ts < ");
+                qb.push_bind(to_millis(before));
+                qb.push(" AND user_id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                deleted += qb.build().execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        }
+        Ok(PurgeStep {
+            deleted,
+            next: if ids.len() < users as usize {
+                None
+            } else {
+                ids.last().copied().map(UserId)
+            },
+        })
     }
 }
 
@@ -1038,5 +1090,28 @@ impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shaped_chunks, MAX_CHUNK_ROWS};
+
+    #[test]
+    fn chunks_have_few_shapes_and_keep_every_row_in_order() {
+        for n in [0, 1, 2, 3, 7, 511, 512, 513, 1000, 1537, 5000] {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = shaped_chunks(&rows).collect();
+            assert_eq!(chunks.concat(), rows, "{n}");
+            for c in &chunks {
+                assert!(
+                    c.len().is_power_of_two() && c.len() <= MAX_CHUNK_ROWS,
+                    "{n}: {}",
+                    c.len()
+                );
+            }
+            let tail = chunks.iter().filter(|c| c.len() < MAX_CHUNK_ROWS).count();
+            assert_eq!(tail, (n % MAX_CHUNK_ROWS).count_ones() as usize, "{n}");
+        }
     }
 }

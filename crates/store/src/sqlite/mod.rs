@@ -10,6 +10,13 @@ use std::time::Duration;
 type Db = sqlx::Sqlite;
 const KIND: DbKind = DbKind::Sqlite;
 
+/// Page cache of the write connection, KiB: the upper B-tree pages of the position history
+/// (millions of rows) stay cached, so an append reads few pages from the file.
+const WRITE_CACHE_KIB: u32 = 8 * 1024;
+/// WAL pages after which a commit checkpoints: larger than SQLite's 1000 so that a page changed
+/// by many commits is copied to the database file once per checkpoint, not once per few commits.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
+
 /// SQLite has no row locks: writers are already serialised on the one write connection.
 macro_rules! locked {
     ($sql:literal) => {
@@ -40,7 +47,10 @@ impl SqliteStore {
             // before the commit returns); fsync happens at checkpoints
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // statement journals (multi-row inserts with ON CONFLICT need them) stay in memory
+            // rather than in a temporary file
+            .pragma("temp_store", "memory");
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -50,7 +60,12 @@ impl SqliteStore {
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", format!("-{}", WRITE_CACHE_KIB))
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
+            )
             .await?;
         if migrate {
             MIGRATOR.run(&write).await?;
