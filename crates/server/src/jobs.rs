@@ -6,8 +6,20 @@
 use crate::state::AppState;
 use tokio_util::sync::CancellationToken;
 
-/// Rows the retention job deletes per statement, so ingest is never held up for long.
-const PURGE_CHUNK: u32 = 10_000;
+/// Envoys whose old points one step of the retention sweep deletes (one short transaction),
+/// so that ingest is never held up for long.
+const PURGE_USERS: u32 = 1_000;
+/// Steps of the retention sweep per round: a district of 110,000 envoys is swept in 11 rounds
+/// (5.5 minutes at the default 30 s interval), a point goes at most that long after it has
+/// passed the retention age.
+const PURGE_STEPS: usize = 10;
+
+/// Where the retention sweep stands between rounds: the last envoy swept (by id), `None` to
+/// start from the first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sweep {
+    after: Option<pp_domain::UserId>,
+}
 
 /// What one round of the jobs did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,8 +32,8 @@ pub struct Round {
     pub sessions_purged: u64,
 }
 
-/// Runs every job once.
-pub async fn run_once(state: &AppState) -> anyhow::Result<Round> {
+/// Runs every job once, moving the retention sweep on by up to [`PURGE_STEPS`] steps.
+pub async fn run_once(state: &AppState, sweep: &mut Sweep) -> anyhow::Result<Round> {
     let mut round = Round::default();
     let now = state.clock.now();
     for team in state.store.overdue_teams(now).await? {
@@ -36,10 +48,15 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Round> {
         }
     }
     let before = now - state.config.retention();
-    loop {
-        let n = state.store.purge_positions(before, PURGE_CHUNK).await?;
-        round.positions_purged += n;
-        if n < u64::from(PURGE_CHUNK) {
+    for _ in 0..PURGE_STEPS {
+        let step = state
+            .store
+            .purge_positions(before, sweep.after, PURGE_USERS)
+            .await?;
+        round.positions_purged += step.deleted;
+        sweep.after = step.next;
+        if step.next.is_none() {
+            // the sweep is through; the next round starts over
             break;
         }
         tokio::task::yield_now().await;
@@ -52,12 +69,13 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Round> {
 pub async fn run(state: AppState, stop: CancellationToken) {
     let mut tick = tokio::time::interval(state.config.job_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = Sweep::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
-        match run_once(&state).await {
+        match run_once(&state, &mut sweep).await {
             Ok(round) if round != Round::default() => tracing::info!(?round, "background jobs"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "background jobs failed; retrying next round"),
