@@ -15,7 +15,8 @@
 //!    `DIR/peacepatrol-sessions.csv` for `bench ingest`.
 //!
 //! Every time is shifted by `wall now - meta.json's now_unix`, so the workload's now is now.
-//! A point already stored counts as a duplicate, so a second load changes nothing.
+//! The database keeps that shift (setting `bench_load_time_shift_ms`) and a later load reuses
+//! it: its points are then duplicates, so loading again changes nothing.
 
 use super::workload::{self, phone_of, Ping, BENCH_PASSWORD};
 use crate::config::Settings;
@@ -41,6 +42,9 @@ pub const ACCURACY_M: f64 = 5.0;
 const USERS_PER_CALL: usize = 10_000;
 /// Sessions created at once.
 const SESSION_TASKS: usize = 16;
+/// The setting under which a database keeps the time shift of its first load, so that loading
+/// again repeats the same points (duplicates) rather than adding a shifted copy.
+const SHIFT_KEY: &str = "bench_load_time_shift_ms";
 
 /// `bench load` flags; the database comes from the global `--database-url` / `--data-dir`.
 #[derive(Debug, Args)]
@@ -109,12 +113,24 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
 
     let now_unix = workload::now_unix(&dir)?;
     let now = SystemClock.now();
-    let shift_ms = to_millis(now) - now_unix * 1000;
+    let fresh = to_millis(now) - now_unix * 1000;
+    let stored = store
+        .secret(SHIFT_KEY, fresh.to_string().as_bytes())
+        .await?;
+    let shift_ms: i64 = std::str::from_utf8(&stored)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("the database's setting {SHIFT_KEY} is not a number"))?;
     println!(
-        "workload {}: times shifted by {:+} s (meta.json now_unix {now_unix} is now, {})",
+        "workload {}: times shifted by {:+} s (meta.json now_unix {now_unix} is {}{})",
         dir.display(),
         shift_ms / 1000,
-        now.format("%Y-%m-%d %H:%M:%S UTC")
+        from_millis(now_unix * 1000 + shift_ms).format("%Y-%m-%d %H:%M:%S UTC"),
+        if shift_ms == fresh {
+            ", now"
+        } else {
+            ": the shift of this database's first load, so its points repeat"
+        }
     );
     let started = Instant::now();
 
