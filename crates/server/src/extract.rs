@@ -83,14 +83,17 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
-        if !value.is_object() {
+        // axum checks the content type, the size and the syntax (into a raw slice, building
+        // nothing); the body is then read once, straight into `T`
+        let axum::Json(raw) =
+            axum::Json::<Box<serde_json::value::RawValue>>::from_request(req, state).await?;
+        if !raw.get().starts_with('{') {
             return Err(ApiError::bad_request(
                 "invalid_body",
                 "the body must be a JSON object",
             ));
         }
-        serde_json::from_value(value)
+        serde_json::from_str(raw.get())
             .map(ApiJson)
             .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid body: {e}")))
     }
@@ -127,5 +130,32 @@ mod tests {
         assert_eq!(bearer(&parts(Some("Bearer "))), None);
         assert_eq!(bearer(&parts(Some("abc"))), None);
         assert_eq!(bearer(&parts(None)), None);
+    }
+
+    async fn json(
+        body: &'static str,
+    ) -> Result<ApiJson<std::collections::BTreeMap<String, u32>>, ApiError> {
+        let req = Request::builder()
+            .uri("/")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        ApiJson::from_request(req, &()).await
+    }
+
+    async fn rejection(body: &'static str) -> String {
+        format!("{:?}", json(body).await.map(|_| ()).unwrap_err())
+    }
+
+    #[tokio::test]
+    async fn json_bodies_are_objects_read_once() {
+        let ok = json(" \n {\"a\": 1} \n").await.unwrap();
+        assert_eq!(ok.0.get("a"), Some(&1));
+        assert!(json("{}").await.unwrap().0.is_empty());
+        // not an object, bad syntax, a field of the wrong type
+        assert!(rejection("[1]").await.contains("invalid_body"));
+        assert!(rejection("\"{}\"").await.contains("invalid_body"));
+        assert!(rejection("{\"a\"").await.contains("invalid_json"));
+        assert!(rejection("{\"a\": \"x\"}").await.contains("invalid_body"));
     }
 }

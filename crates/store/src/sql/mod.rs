@@ -48,20 +48,26 @@ const LEDGER_COLS: &str =
 /// under SQLite's 32,766 and PostgreSQL's 65,535).
 const MAX_CHUNK_ROWS: usize = 512;
 
+/// Rows under which the last chunk keeps its exact length: a short statement is cheap to
+/// prepare and small in the statement cache, and one statement is one round trip (a group
+/// commit of a few single points is one statement per table).
+const EXACT_BELOW: usize = 64;
+
 /// Cuts `rows` into the chunks of a multi-row statement: full chunks of [`MAX_CHUNK_ROWS`],
-/// then the rest by powers of two (256, 128, …, 1). A statement thus has one of ten shapes,
-/// each prepared once per connection and kept in its statement cache, rather than a new text
-/// to parse and cache for every length (a prepared statement of thousands of rows is large).
+/// then the rest by powers of two down to [`EXACT_BELOW`] (256, 128, 64), then what is left in
+/// one chunk. Long statements thus have one of four shapes, each prepared once per connection
+/// and kept in its statement cache, rather than a new text to parse and cache for every length
+/// (a prepared statement of thousands of rows is large).
 fn shaped_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     let mut rest = rows;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let n = if rest.len() >= MAX_CHUNK_ROWS {
-            MAX_CHUNK_ROWS
-        } else {
-            1 << rest.len().ilog2()
+        let n = match rest.len() {
+            n if n >= MAX_CHUNK_ROWS => MAX_CHUNK_ROWS,
+            n if n >= EXACT_BELOW => 1 << n.ilog2(),
+            n => n,
         };
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
@@ -1095,23 +1101,38 @@ impl Store for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{shaped_chunks, MAX_CHUNK_ROWS};
+    use super::{shaped_chunks, EXACT_BELOW, MAX_CHUNK_ROWS};
 
     #[test]
-    fn chunks_have_few_shapes_and_keep_every_row_in_order() {
-        for n in [0, 1, 2, 3, 7, 511, 512, 513, 1000, 1537, 5000] {
+    fn chunks_have_few_long_shapes_and_keep_every_row_in_order() {
+        for n in [0, 1, 2, 7, 63, 64, 65, 511, 512, 513, 1000, 1537, 5000] {
             let rows: Vec<usize> = (0..n).collect();
             let chunks: Vec<&[usize]> = shaped_chunks(&rows).collect();
             assert_eq!(chunks.concat(), rows, "{n}");
-            for c in &chunks {
+            let (last, long) = chunks
+                .split_last()
+                .map_or((None, &[][..]), |(l, r)| (Some(l), r));
+            for c in long {
+                assert!(c.len().is_power_of_two(), "{n}: {}", c.len());
                 assert!(
-                    c.len().is_power_of_two() && c.len() <= MAX_CHUNK_ROWS,
+                    (EXACT_BELOW..=MAX_CHUNK_ROWS).contains(&c.len()),
                     "{n}: {}",
                     c.len()
                 );
             }
-            let tail = chunks.iter().filter(|c| c.len() < MAX_CHUNK_ROWS).count();
-            assert_eq!(tail, (n % MAX_CHUNK_ROWS).count_ones() as usize, "{n}");
+            if let Some(last) = last {
+                assert!(
+                    last.len() < EXACT_BELOW || last.len().is_power_of_two(),
+                    "{n}"
+                );
+            }
+            let short = chunks.iter().filter(|c| c.len() < EXACT_BELOW).count();
+            assert!(short <= 1, "{n}: at most one short chunk");
         }
+        assert_eq!(
+            shaped_chunks(&[0; 7]).count(),
+            1,
+            "a few rows: one statement"
+        );
     }
 }
