@@ -75,7 +75,13 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
-        match run_once(&state, &mut sweep).await {
+        // a stop does not wait for the round: a transaction cut short is rolled back, and the
+        // next start does its work
+        let done = tokio::select! {
+            done = run_once(&state, &mut sweep) => done,
+            () = stop.cancelled() => return,
+        };
+        match done {
             Ok(round) if round != Round::default() => tracing::info!(?round, "background jobs"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "background jobs failed; retrying next round"),
