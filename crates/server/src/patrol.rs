@@ -9,33 +9,35 @@ use pp_domain::team::Team;
 use pp_domain::time::Timestamp;
 use pp_domain::{TeamId, UserId};
 use pp_store::{FinishOutcome, MemberOutcome, StoreResult};
+use std::collections::HashMap;
 
 /// The end of the period that counts for a patrol: now, but never after the task's window.
 pub fn counted_until(task: &Task, now: Timestamp) -> Timestamp {
     now.min(task.ends_at)
 }
 
-/// One member's progress from their stored positions between the team's start and `until`.
-pub async fn member_progress(
+/// The members' progress from their stored positions between the team's start and `until`
+/// (one store query for the whole team), in `members` order.
+pub async fn members_progress(
     state: &AppState,
     team: &Team,
     task: &Task,
-    user: UserId,
+    members: &[UserId],
     until: Timestamp,
-) -> StoreResult<Progress> {
+) -> StoreResult<Vec<Progress>> {
     let from = team.started_at.unwrap_or(until);
-    let positions = if from <= until {
-        state.store.positions(user, from, until).await?
+    let mut tracks = if from <= until {
+        state.store.tracks(members, from, until).await?
     } else {
-        Vec::new()
+        HashMap::new()
     };
-    Ok(progress(
-        &positions,
-        &task.area,
-        from,
-        until,
-        task.patrol_minutes,
-    ))
+    Ok(members
+        .iter()
+        .map(|m| {
+            let positions = tracks.remove(m).unwrap_or_default();
+            progress(&positions, &task.area, from, until, task.patrol_minutes)
+        })
+        .collect())
 }
 
 /// Milliseconds of a progress, as the store keeps them.
@@ -57,10 +59,11 @@ pub async fn finish(
     let until = counted_until(&task, now);
     let mut outcomes = Vec::with_capacity(view.members.len());
     if view.team.started_at.is_some() && view.team.finished_at.is_none() {
-        for m in &view.members {
-            let p = member_progress(state, &view.team, &task, m.user_id, until).await?;
+        let members: Vec<UserId> = view.members.iter().map(|m| m.user_id).collect();
+        let progress = members_progress(state, &view.team, &task, &members, until).await?;
+        for (user_id, p) in members.into_iter().zip(progress) {
             outcomes.push(MemberOutcome {
-                user_id: m.user_id,
+                user_id,
                 patrol_ms: progress_ms(&p),
                 qualified: p.qualified,
             });

@@ -186,13 +186,24 @@ pub trait PositionStore: Send + Sync {
     async fn append_positions(&self, batches: &[PositionBatch]) -> StoreResult<Vec<Vec<bool>>>;
     /// Every envoy's latest unflagged point at or after `since` (to rebuild the live index).
     async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>>;
+    /// The points of several envoys (a team's members) with `from <= ts <= until`, in one
+    /// query: per envoy, ascending, flagged ones included; an envoy without points is absent.
+    async fn tracks(
+        &self,
+        users: &[UserId],
+        from: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<std::collections::HashMap<UserId, Vec<pp_domain::position::Position>>>;
     /// One envoy's points with `from <= ts <= until`, ascending, flagged ones included.
     async fn positions(
         &self,
         user: UserId,
         from: Timestamp,
         until: Timestamp,
-    ) -> StoreResult<Vec<pp_domain::position::Position>>;
+    ) -> StoreResult<Vec<pp_domain::position::Position>> {
+        let mut tracks = self.tracks(&[user], from, until).await?;
+        Ok(tracks.remove(&user).unwrap_or_default())
+    }
     /// One step of the retention sweep: deletes the points older than `before` of the next
     /// `users` envoys (by id) after `after` (`None`: from the first), each step one short
     /// transaction so that ingest is never held up for long. The latest points of the live

@@ -230,6 +230,14 @@ pub(crate) struct PositionKeyRow {
     pub ts: i64,
 }
 
+/// An envoy's point: of its track, or its latest (selected with `FALSE AS flagged`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct TrackRow {
+    pub user_id: Uuid,
+    #[sqlx(flatten)]
+    pub point: PositionRow,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct PositionRow {
     ts: i64,
@@ -251,26 +259,12 @@ impl TryFrom<PositionRow> for Position {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct LatestPositionRow {
-    user_id: Uuid,
-    ts: i64,
-    lat: f64,
-    lng: f64,
-    accuracy_m: f64,
-}
-
-impl TryFrom<LatestPositionRow> for LatestPosition {
+impl TryFrom<TrackRow> for LatestPosition {
     type Error = StoreError;
-    fn try_from(r: LatestPositionRow) -> StoreResult<LatestPosition> {
+    fn try_from(r: TrackRow) -> StoreResult<LatestPosition> {
         Ok(LatestPosition {
             user: UserId(r.user_id),
-            position: Position {
-                ts: from_millis(r.ts),
-                at: lat_lng(r.lat, r.lng)?,
-                accuracy_m: r.accuracy_m,
-                flagged: false,
-            },
+            position: Position::try_from(r.point)?,
         })
     }
 }

@@ -698,6 +698,28 @@ async fn positions_of_many_envoys_in_one_call() {
                 .len(),
             750
         );
+        // several envoys' tracks in one call: per envoy, ascending, within the bounds; an
+        // envoy without points is absent
+        let stranger = UserId::new();
+        let mut asked = users[..3].to_vec();
+        asked.push(stranger);
+        let tracks = store
+            .tracks(
+                &asked,
+                now() + Duration::seconds(10),
+                now() + Duration::seconds(19),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tracks.len(), 3, "{b:?}");
+        assert!(!tracks.contains_key(&stranger), "{b:?}");
+        for u in &users[..3] {
+            let ts: Vec<i64> = tracks[u]
+                .iter()
+                .map(|p| (p.ts - now()).num_seconds())
+                .collect();
+            assert_eq!(ts, (10..20).collect::<Vec<_>>(), "{b:?}");
+        }
     }
 }
 

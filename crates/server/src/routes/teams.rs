@@ -661,9 +661,10 @@ pub async fn progress(
         }
         None => {
             let until = crate::patrol::counted_until(&task, state.clock.now());
-            for m in &view.members {
-                let p =
-                    crate::patrol::member_progress(&state, team, &task, m.user_id, until).await?;
+            let ids: Vec<UserId> = view.members.iter().map(|m| m.user_id).collect();
+            let progress =
+                crate::patrol::members_progress(&state, team, &task, &ids, until).await?;
+            for (m, p) in view.members.iter().zip(progress) {
                 members.push(member_progress_body(
                     &state,
                     m,

@@ -6,9 +6,8 @@
 
 use super::{Db, KIND};
 use crate::rows::{
-    BalancesRow, CredentialsRow, DepartmentRow, LatestPositionRow, LeaderRowRow, LedgerRow,
-    MemberRow, OutcomeRow, PositionKeyRow, PositionRow, TaskRow, TaskTeamsRow, TeamRow,
-    TeamSummaryRow, UserRow,
+    BalancesRow, CredentialsRow, DepartmentRow, LeaderRowRow, LedgerRow, MemberRow, OutcomeRow,
+    PositionKeyRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow, TrackRow, UserRow,
 };
 use crate::{
     AdminStore, Department, FinishOutcome, JoinOutcome, LatestPosition, LeaderRow, LedgerEntry,
@@ -818,8 +817,9 @@ impl PositionStore for SqlStore {
     }
 
     async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>> {
-        let rows = sqlx::query_as::<_, LatestPositionRow>(
-            "SELECT user_id, ts, lat, lng, accuracy_m FROM latest_positions WHERE ts >= $1 ORDER BY user_id",
+        let rows = sqlx::query_as::<_, TrackRow>(
+            "SELECT user_id, ts, lat, lng, accuracy_m, FALSE AS flagged FROM latest_positions
+             WHERE ts >= $1 ORDER BY user_id",
         )
         .bind(to_millis(since))
         .fetch_all(&self.read)
@@ -827,22 +827,35 @@ impl PositionStore for SqlStore {
         rows.into_iter().map(LatestPosition::try_from).collect()
     }
 
-    async fn positions(
+    async fn tracks(
         &self,
-        user: UserId,
+        users: &[UserId],
         from: Timestamp,
         until: Timestamp,
-    ) -> StoreResult<Vec<Position>> {
-        let rows = sqlx::query_as::<_, PositionRow>(
-            "SELECT ts, lat, lng, accuracy_m, flagged FROM positions
-             WHERE user_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
-        )
-        .bind(user.0)
-        .bind(to_millis(from))
-        .bind(to_millis(until))
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter().map(Position::try_from).collect()
+    ) -> StoreResult<HashMap<UserId, Vec<Position>>> {
+        let mut tracks: HashMap<UserId, Vec<Position>> = HashMap::with_capacity(users.len());
+        for chunk in shaped_chunks(users) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT user_id, ts, lat, lng, accuracy_m, flagged FROM positions WHERE ts >= ",
+            );
+            qb.push_bind(to_millis(from));
+            qb.push(" AND ts <= ");
+            qb.push_bind(to_millis(until));
+            qb.push(" AND user_id IN (");
+            let mut list = qb.separated(", ");
+            for u in chunk {
+                list.push_bind(u.0);
+            }
+            qb.push(") ORDER BY user_id, ts");
+            let rows: Vec<TrackRow> = qb.build_query_as().fetch_all(&self.read).await?;
+            for r in rows {
+                tracks
+                    .entry(UserId(r.user_id))
+                    .or_default()
+                    .push(Position::try_from(r.point)?);
+            }
+        }
+        Ok(tracks)
     }
 
     async fn purge_positions(
