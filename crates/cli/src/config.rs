@@ -27,6 +27,8 @@ pub struct Settings {
     pub retention_days: u32,
     /// Seconds between rounds of the background jobs (finishing overdue patrols, retention).
     pub job_interval_secs: u64,
+    /// Heat map cells with fewer distinct envoys are hidden from all but the command centre.
+    pub heat_min_envoys: u32,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             join_token_ttl_minutes: 15,
             retention_days: pp_server::state::DEFAULT_RETENTION_DAYS,
             job_interval_secs: 30,
+            heat_min_envoys: pp_domain::heat::DEFAULT_MIN_ENVOYS,
         }
     }
 }

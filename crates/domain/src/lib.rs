@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod error;
+pub mod heat;
 pub mod ids;
 pub mod join_token;
 pub mod ledger;

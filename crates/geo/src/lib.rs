@@ -14,6 +14,8 @@
 //!   self-intersecting, within range and no larger than [`MAX_AREA_M2`].
 //! * [`wgs84_to_gcj02`] / [`gcj02_to_wgs84`] — conversion to and from the
 //!   GCJ-02 ("Mars") coordinates reported by phones in mainland China.
+//! * [`tile`] — Web Mercator XYZ map tiles ([`tile::Tile`]) and the heat map PNG
+//!   drawn on them ([`tile::render_heat`]): H3 hexagons coloured by intensity.
 //!
 //! Every failure is a [`GeoError`] carrying a stable snake_case `code` (for API
 //! clients) and a human readable `message` saying what is wrong.
@@ -43,10 +45,12 @@
 #![warn(missing_docs)]
 
 mod area;
+pub mod cells;
 mod distance;
 mod error;
 mod gcj02;
 mod point;
+pub mod tile;
 
 pub use area::{Area, MAX_AREA_M2, MAX_POSITIONS, MAX_RADIUS_M, MIN_RADIUS_M};
 pub use distance::{haversine_m, EARTH_RADIUS_M};

@@ -47,8 +47,8 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     error::fallback().await.into_response()
 }
 
-/// Whether an `If-None-Match` header matches `etag`.
-fn matches(headers: &HeaderMap, etag: &str) -> bool {
+/// Whether an `If-None-Match` header matches `etag` (quoted).
+pub(crate) fn matches(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -10,7 +10,7 @@ use pp_domain::account::session_token_hash;
 use pp_domain::Role;
 use pp_store::User;
 
-/// The caller, from `Authorization: Bearer <token>`: the token's SHA-256 names an unexpired
+/// The caller, from `Authorization: Bearer <token>` (or `?token=` on a GET): the token's SHA-256 names an unexpired
 /// session in the store (looked up at most every [`crate::sessions::CACHE_TTL_SECS`] s per
 /// token, see [`crate::sessions`]). Missing, malformed, unknown and expired tokens are all a
 /// 401.
@@ -29,12 +29,22 @@ impl AuthUser {
     }
 }
 
-/// The bearer token of a request, if it has a well-formed one.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+/// The bearer token of a request, if it has a well-formed one: the `Authorization` header, or
+/// for a GET the `token` query parameter (map tile layers and `EventSource` cannot set
+/// headers).
+fn bearer(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+        let token = token.trim();
+        return (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+            .then(|| token.to_owned());
+    }
+    if parts.method != axum::http::Method::GET {
+        return None;
+    }
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(k, v)| k == "token" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -47,7 +57,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = bearer(parts).ok_or_else(|| {
             ApiError::unauthorized("sign in first: send Authorization: Bearer <token>")
         })?;
-        let token_hash = session_token_hash(token);
+        let token_hash = session_token_hash(&token);
         let now = state.clock.now();
         let user = match state.sessions.get(&token_hash, now) {
             Some(user) => user,
@@ -115,7 +125,11 @@ mod tests {
     use axum::http::Request;
 
     fn parts(auth: Option<&str>) -> Parts {
-        let mut b = Request::builder().uri("/");
+        parts_of("GET", "/", auth)
+    }
+
+    fn parts_of(method: &str, uri: &str, auth: Option<&str>) -> Parts {
+        let mut b = Request::builder().method(method).uri(uri);
         if let Some(a) = auth {
             b = b.header(AUTHORIZATION, a);
         }
@@ -124,12 +138,25 @@ mod tests {
 
     #[test]
     fn bearer_tokens() {
-        assert_eq!(bearer(&parts(Some("Bearer abc"))), Some("abc"));
-        assert_eq!(bearer(&parts(Some("bearer  abc "))), Some("abc"));
+        let abc = Some("abc".to_owned());
+        assert_eq!(bearer(&parts(Some("Bearer abc"))), abc);
+        assert_eq!(bearer(&parts(Some("bearer  abc "))), abc);
         assert_eq!(bearer(&parts(Some("Basic abc"))), None);
         assert_eq!(bearer(&parts(Some("Bearer "))), None);
         assert_eq!(bearer(&parts(Some("abc"))), None);
         assert_eq!(bearer(&parts(None)), None);
+        // ?token= on a GET only, and the header wins
+        assert_eq!(bearer(&parts_of("GET", "/t?x=1&token=abc", None)), abc);
+        assert_eq!(
+            bearer(&parts_of("GET", "/t?token=a%2Fb", None)).as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(bearer(&parts_of("GET", "/t?token=", None)), None);
+        assert_eq!(bearer(&parts_of("POST", "/t?token=abc", None)), None);
+        assert_eq!(
+            bearer(&parts_of("GET", "/t?token=zzz", Some("Bearer abc"))),
+            abc
+        );
     }
 
     async fn json(

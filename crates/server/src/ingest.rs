@@ -10,10 +10,14 @@
 //! A request's validated points go on a queue; a writer task takes everything queued at that
 //! moment (up to [`MAX_GROUP_POINTS`]) and appends it in ONE store transaction, so many requests
 //! share one commit. Only after the commit does it update the in-memory [`LiveIndex`] and answer
-//! the waiting requests: an acknowledged batch is in the database. Later consumers (the heat
-//! map's aggregates) hang off the same place, after the commit.
+//! the waiting requests: an acknowledged batch is in the database. The heat map's aggregates
+//! are written by the same commit (the store adds each new point to its hourly cell row), and
+//! its in-memory [`HeatIndex`] moves forward at the same place as the live index.
 
+use crate::heat::HeatIndex;
+use pp_domain::heat::LIVE_MINUTES;
 use pp_domain::position::Position;
+use pp_domain::time::Clock;
 use pp_domain::time::{from_millis, to_millis, Timestamp};
 use pp_domain::UserId;
 use pp_geo::LatLng;
@@ -118,31 +122,41 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<bool>, IngestError>>,
 }
 
-/// The pipeline: a queue, its writer tasks and the live index.
+/// The pipeline: a queue, its writer tasks, the live index and the heat map's index.
 #[derive(Debug)]
 pub struct Ingest {
     queue: mpsc::Sender<Job>,
     live: Arc<LiveIndex>,
+    heat: Arc<HeatIndex>,
+}
+
+/// What the writer tasks update after each commit.
+#[derive(Debug, Clone)]
+struct Consumers {
+    live: Arc<LiveIndex>,
+    heat: Arc<HeatIndex>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
             .field("user", &self.batch.user)
-            .field("points", &self.batch.points.len())
+            .field("points", &self.batch.points().len())
             .finish()
     }
 }
 
 impl Ingest {
-    /// Rebuilds the live index from the envoys' latest stored points taken at or after `since`,
-    /// then starts `writers` writer tasks (each commits its own groups; SQLite serialises them
+    /// Rebuilds the live index from the envoys' latest stored points taken at or after `since`
+    /// and the heat index from the store's aggregates, then starts `writers` writer tasks (each commits its own groups; SQLite serialises them
     /// on its one write connection anyway, so one is enough there). The tasks end when the
     /// pipeline is dropped.
     pub async fn start(
         store: Arc<dyn Store>,
         since: Timestamp,
         writers: usize,
+        clock: Arc<dyn Clock>,
     ) -> Result<Ingest, StoreError> {
         let live = Arc::new(LiveIndex::default());
         live.advance(
@@ -152,21 +166,38 @@ impl Ingest {
                 .into_iter()
                 .map(|l| (l.user, l.position)),
         );
+        let now = clock.now();
+        let recent: Vec<UserId> = live
+            .seen_since(now - chrono::Duration::minutes(LIVE_MINUTES))
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        let heat = Arc::new(HeatIndex::load(store.as_ref(), &recent, now).await?);
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
+        let consumers = Consumers {
+            live: Arc::clone(&live),
+            heat: Arc::clone(&heat),
+            clock,
+        };
         for _ in 0..writers.max(1) {
             tokio::spawn(write_loop(
                 Arc::clone(&store),
                 Arc::clone(&rx),
-                Arc::clone(&live),
+                consumers.clone(),
             ));
         }
-        Ok(Ingest { queue, live })
+        Ok(Ingest { queue, live, heat })
     }
 
     /// The live index.
     pub fn live(&self) -> &LiveIndex {
         &self.live
+    }
+
+    /// The heat map's index.
+    pub fn heat(&self) -> &HeatIndex {
+        &self.heat
     }
 
     /// Appends one envoy's validated points (ascending, distinct `ts`) and waits until they are
@@ -181,7 +212,7 @@ impl Ingest {
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            batch: PositionBatch { user, points },
+            batch: PositionBatch::new(user, points),
             reply,
         };
         self.queue.send(job).await.map_err(|_| stopped())?;
@@ -199,12 +230,12 @@ fn stopped() -> IngestError {
 async fn next_group(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
-    let mut points = first.batch.points.len();
+    let mut points = first.batch.points().len();
     let mut group = vec![first];
     while points < MAX_GROUP_POINTS {
         match rx.try_recv() {
             Ok(job) => {
-                points += job.batch.points.len();
+                points += job.batch.points().len();
                 group.push(job);
             }
             Err(_) => break,
@@ -213,26 +244,27 @@ async fn next_group(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     Some(group)
 }
 
-async fn write_loop(
-    store: Arc<dyn Store>,
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
-    live: Arc<LiveIndex>,
-) {
+async fn write_loop(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>, to: Consumers) {
     while let Some(group) = next_group(&rx).await {
         let (batches, replies): (Vec<PositionBatch>, Vec<_>) =
             group.into_iter().map(|j| (j.batch, j.reply)).unzip();
         match store.append_positions(&batches).await {
             Ok(new) => {
-                live.advance(batches.iter().zip(&new).filter_map(|(b, new)| {
-                    let latest = b
-                        .points
-                        .iter()
-                        .zip(new)
-                        .filter(|(p, &new)| new && !p.flagged)
-                        .map(|(p, _)| *p)
-                        .next_back()?;
-                    Some((b.user, latest))
-                }));
+                to.live
+                    .advance(batches.iter().zip(&new).filter_map(|(b, new)| {
+                        let latest = b
+                            .points()
+                            .iter()
+                            .zip(new)
+                            .filter(|(p, &new)| new && !p.flagged)
+                            .map(|(p, _)| *p)
+                            .next_back()?;
+                        Some((b.user, latest))
+                    }));
+                let now = to.clock.now();
+                for (b, new) in batches.iter().zip(&new) {
+                    to.heat.record(b.user, b.points(), b.cells(), new, now);
+                }
                 for (reply, new) in replies.into_iter().zip(new) {
                     // a request that gave up waiting has nobody to tell
                     let _ = reply.send(Ok(new));

@@ -16,6 +16,7 @@ pub mod assets;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod heat;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

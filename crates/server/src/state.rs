@@ -35,11 +35,14 @@ pub struct ServerConfig {
     pub retention_days: u32,
     /// How often the background jobs run (finishing overdue patrols, retention).
     pub job_interval: std::time::Duration,
+    /// Heat map cells with fewer distinct envoys are hidden from all but the command centre.
+    pub heat_min_envoys: u32,
 }
 
 impl ServerConfig {
     /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes, raw
-    /// positions 30 days; background jobs every 30 s.
+    /// positions 30 days; background jobs every 30 s; heat map cells of fewer than 3 envoys
+    /// hidden from all but the command centre.
     pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         let public_url: String = public_url.into();
         Self {
@@ -49,6 +52,7 @@ impl ServerConfig {
             join_token_ttl: chrono::Duration::seconds(pp_domain::join_token::DEFAULT_TTL_SECS),
             retention_days: DEFAULT_RETENTION_DAYS,
             job_interval: std::time::Duration::from_secs(30),
+            heat_min_envoys: pp_domain::heat::DEFAULT_MIN_ENVOYS,
         }
     }
 
@@ -116,6 +120,7 @@ impl AppState {
             Arc::clone(&store),
             clock.now() - config.retention(),
             writers,
+            Arc::clone(&clock),
         )
         .await?;
         Ok(AppState {

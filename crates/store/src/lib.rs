@@ -174,6 +174,9 @@ pub trait TeamStore: Send + Sync {
     ) -> StoreResult<Team>;
     /// The forming or active team `user` is in, if any.
     async fn current_team(&self, user: UserId) -> StoreResult<Option<TeamId>>;
+    /// Name and current team of each of `users` that exists (for the live map), in one query
+    /// per few hundred users.
+    async fn envoy_cards(&self, users: &[UserId]) -> StoreResult<Vec<EnvoyCard>>;
 }
 
 /// Envoy positions: the raw track, and each envoy's latest point for the live index.
@@ -181,9 +184,16 @@ pub trait TeamStore: Send + Sync {
 pub trait PositionStore: Send + Sync {
     /// Appends every batch in ONE transaction (the ingest pipeline's group commit), keeping one
     /// point per envoy and `ts` (a point already stored is left as it is), and moves each
-    /// envoy's latest unflagged point forward. Returns, per batch and per point, whether the
+    /// envoy's latest unflagged point forward, and adds each new unflagged point to its heat
+    /// map aggregate ([`HeatRow`]). Returns, per batch and per point, whether the
     /// point was new. When it returns `Ok` the points are committed.
     async fn append_positions(&self, batches: &[PositionBatch]) -> StoreResult<Vec<Vec<bool>>>;
+    /// The heat map's aggregates of the hours `first..=last` (hours since the Unix epoch), in
+    /// hour order: each new unflagged point appended adds one visit to its row in the same
+    /// transaction. Never purged with the raw positions.
+    async fn heat_rows(&self, first: i64, last: i64) -> StoreResult<Vec<HeatRow>>;
+    /// The first and last hour that have aggregates (`None` when there are none).
+    async fn heat_hours(&self) -> StoreResult<Option<(i64, i64)>>;
     /// Every envoy's latest unflagged point at or after `since` (to rebuild the live index).
     async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>>;
     /// The points of several envoys (a team's members) with `from <= ts <= until`, in one

@@ -97,6 +97,17 @@ pub struct TeamSummary {
     pub started_at: Option<Timestamp>,
 }
 
+/// Who an envoy on the live map is, and the team they are in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvoyCard {
+    /// the account
+    pub user: UserId,
+    /// display name
+    pub name: String,
+    /// the forming or active team they are in, with its task and state
+    pub team: Option<(TeamId, pp_domain::TaskId, TeamState)>,
+}
+
 /// What a join did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinOutcome {
@@ -106,13 +117,57 @@ pub enum JoinOutcome {
     AlreadyMember,
 }
 
-/// One envoy's validated points to append (ascending, distinct `ts`).
+/// One envoy's validated points to append (ascending, distinct `ts`), each with its H3 cells
+/// for the heat map's aggregates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PositionBatch {
     /// whose points
     pub user: UserId,
     /// the points, WGS-84, ascending `ts`, no two with the same `ts`
-    pub points: Vec<pp_domain::position::Position>,
+    points: Vec<pp_domain::position::Position>,
+    /// `cells[i]` holds `points[i]` (made by [`PositionBatch::new`], so they cannot disagree)
+    cells: Vec<pp_geo::cells::Cells>,
+}
+
+impl PositionBatch {
+    /// A batch of `user`'s points, binned into their heat map cells.
+    pub fn new(user: UserId, points: Vec<pp_domain::position::Position>) -> PositionBatch {
+        let cells = points
+            .iter()
+            .map(|p| pp_geo::cells::Cells::of(p.at))
+            .collect();
+        PositionBatch {
+            user,
+            points,
+            cells,
+        }
+    }
+
+    /// The points.
+    pub fn points(&self) -> &[pp_domain::position::Position] {
+        &self.points
+    }
+
+    /// The heat map cells of each point, in the order of `points`.
+    pub fn cells(&self) -> &[pp_geo::cells::Cells] {
+        &self.cells
+    }
+}
+
+/// One envoy's footprint in one H3 cell combination and hour: the heat map's stored aggregate.
+/// A point counts in one row (its cells at every resolution and its hour); `visits` is how many
+/// unflagged points of the envoy fell there. Distinct envoys of a cell are the distinct users
+/// of its rows, so they stay exact over any sum of hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeatRow {
+    /// hours since the Unix epoch
+    pub hour: i64,
+    /// the point's cells, res 7 to 10
+    pub cells: pp_geo::cells::Cells,
+    /// whose
+    pub user: UserId,
+    /// unflagged points
+    pub visits: u32,
 }
 
 /// An envoy's latest unflagged position, as the live index holds it.

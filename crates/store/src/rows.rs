@@ -230,6 +230,60 @@ pub(crate) struct PositionKeyRow {
     pub ts: i64,
 }
 
+/// An envoy on the live map.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EnvoyCardRow {
+    pub user_id: Uuid,
+    pub name: String,
+    pub team_id: Option<Uuid>,
+    pub task_id: Option<Uuid>,
+    pub state: Option<String>,
+}
+
+impl TryFrom<EnvoyCardRow> for crate::EnvoyCard {
+    type Error = StoreError;
+    fn try_from(r: EnvoyCardRow) -> Result<Self, StoreError> {
+        let team = match (r.team_id, r.task_id, r.state) {
+            (Some(team), Some(task), Some(state)) => Some((
+                pp_domain::TeamId(team),
+                pp_domain::TaskId(task),
+                TeamState::parse(&state).map_err(|e| corrupt("team state", e))?,
+            )),
+            _ => None,
+        };
+        Ok(crate::EnvoyCard {
+            user: pp_domain::UserId(r.user_id),
+            name: r.name,
+            team,
+        })
+    }
+}
+
+/// A heat map aggregate row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct HeatRowRow {
+    pub hour: i64,
+    pub r7: i64,
+    pub r8: i64,
+    pub r9: i64,
+    pub r10: i64,
+    pub user_id: Uuid,
+    pub visits: i64,
+}
+
+impl From<HeatRowRow> for crate::HeatRow {
+    fn from(r: HeatRowRow) -> crate::HeatRow {
+        // H3 indexes use 63 bits, so they are stored as signed 64-bit integers unchanged
+        let cell = |c: i64| c as u64;
+        crate::HeatRow {
+            hour: r.hour,
+            cells: pp_geo::cells::Cells([cell(r.r7), cell(r.r8), cell(r.r9), cell(r.r10)]),
+            user: pp_domain::UserId(r.user_id),
+            visits: u32::try_from(r.visits).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 /// An envoy's point: of its track, or its latest (selected with `FALSE AS flagged`).
 #[derive(sqlx::FromRow)]
 pub(crate) struct TrackRow {

@@ -484,10 +484,7 @@ fn pos(secs: i64, north_m: f64, flagged: bool) -> Position {
 }
 
 fn batch(user: UserId, points: &[Position]) -> PositionBatch {
-    PositionBatch {
-        user,
-        points: points.to_vec(),
-    }
+    PositionBatch::new(user, points.to_vec())
 }
 
 fn latest_of(latest: &[LatestPosition], user: UserId) -> Option<Position> {
@@ -1226,5 +1223,109 @@ async fn bulk_accounts_and_session_purge() {
             1,
             "the session expiring at `now` goes once `now` is past"
         );
+    }
+}
+
+#[tokio::test]
+async fn heat_rows_count_each_new_unflagged_point_once() {
+    use pp_geo::cells::Cells;
+    use pp_store::HeatRow;
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let (a, c) = (
+            user(&store, 1, Role::Envoy).await.id,
+            user(&store, 2, Role::Envoy).await.id,
+        );
+        assert_eq!(store.heat_hours().await.unwrap(), None, "{b:?}");
+        let hour = now().timestamp() / 3600;
+        // a: two points at the tower, a flagged jump, one an hour later; c: one point 1 km north
+        let a_points = [
+            pos(0, 0.0, false),
+            pos(10, 1.0, false),
+            pos(20, 5000.0, true),
+            pos(3600, 0.0, false),
+        ];
+        store
+            .append_positions(&[batch(a, &a_points), batch(c, &[pos(0, 1000.0, false)])])
+            .await
+            .unwrap();
+        // a retry changes nothing, a new point of the same hour and place adds a visit
+        store
+            .append_positions(&[batch(a, &[pos(0, 0.0, false), pos(30, 0.0, false)])])
+            .await
+            .unwrap();
+        let tower = Cells::of(pos(0, 0.0, false).at);
+        let north = Cells::of(pos(0, 1000.0, false).at);
+        assert_ne!(tower, north);
+        assert_eq!(
+            store.heat_hours().await.unwrap(),
+            Some((hour, hour + 1)),
+            "{b:?}"
+        );
+        let mut rows = store.heat_rows(hour, hour + 1).await.unwrap();
+        rows.sort_by_key(|r| (r.hour, r.cells, r.user));
+        let mut want = vec![
+            HeatRow {
+                hour,
+                cells: tower,
+                user: a,
+                visits: 3,
+            },
+            HeatRow {
+                hour,
+                cells: north,
+                user: c,
+                visits: 1,
+            },
+            HeatRow {
+                hour: hour + 1,
+                cells: tower,
+                user: a,
+                visits: 1,
+            },
+        ];
+        want.sort_by_key(|r| (r.hour, r.cells, r.user));
+        assert_eq!(rows, want, "{b:?}");
+        assert_eq!(store.heat_rows(hour + 1, hour + 5).await.unwrap().len(), 1);
+        assert!(store
+            .heat_rows(hour - 5, hour - 1)
+            .await
+            .unwrap()
+            .is_empty());
+        // the aggregates outlive the raw points
+        let step = store
+            .purge_positions(now() + Duration::days(1), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(step.deleted, 6, "{b:?}");
+        assert_eq!(store.heat_rows(hour, hour + 1).await.unwrap().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn envoy_cards_name_the_current_team() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let cmd = user(&store, 1, Role::Commander).await;
+        let t = task(&store, cmd.id, 2, 4).await;
+        let (leader, loner) = (
+            user(&store, 2, Role::Envoy).await,
+            user(&store, 3, Role::Envoy).await,
+        );
+        let team = store.claim_team(t.id, leader.id, now()).await.unwrap();
+        let mut cards = store
+            .envoy_cards(&[leader.id, loner.id, UserId::new()])
+            .await
+            .unwrap();
+        cards.sort_by_key(|c| c.name.clone());
+        assert_eq!(cards.len(), 2, "{b:?}: an unknown id is left out");
+        assert_eq!(cards[0].name, leader.name);
+        assert_eq!(
+            cards[0].team,
+            Some((team.id, t.id, TeamState::Forming)),
+            "{b:?}"
+        );
+        assert_eq!((cards[1].user, cards[1].team), (loner.id, None));
+        assert!(store.envoy_cards(&[]).await.unwrap().is_empty());
     }
 }

@@ -7,6 +7,7 @@
 
 mod auth;
 mod errors;
+mod heat;
 mod ledger;
 mod openapi;
 mod patrol;

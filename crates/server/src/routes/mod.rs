@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, assembled with its OpenAPI document.
 
 pub mod auth;
+pub mod heat;
 pub mod ledger;
 pub mod positions;
 pub mod system;
@@ -63,7 +64,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(teams::router())
         .merge(positions::router())
-        .merge(ledger::router());
+        .merge(ledger::router())
+        .merge(heat::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)
         .merge(system::router())

@@ -6,14 +6,15 @@
 
 use super::{Db, KIND};
 use crate::rows::{
-    BalancesRow, CredentialsRow, DepartmentRow, LeaderRowRow, LedgerRow, MemberRow, OutcomeRow,
-    PositionKeyRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow, TrackRow, UserRow,
+    BalancesRow, CredentialsRow, DepartmentRow, EnvoyCardRow, HeatRowRow, LeaderRowRow, LedgerRow,
+    MemberRow, OutcomeRow, PositionKeyRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow,
+    TrackRow, UserRow,
 };
 use crate::{
-    AdminStore, Department, FinishOutcome, JoinOutcome, LatestPosition, LeaderRow, LedgerEntry,
-    LedgerStore, MemberOutcome, PositionBatch, PositionStore, PurgeStep, Store, StoreError,
-    StoreResult, TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary, TeamView, User,
-    UserStore, Wallet,
+    AdminStore, Department, EnvoyCard, FinishOutcome, HeatRow, JoinOutcome, LatestPosition,
+    LeaderRow, LedgerEntry, LedgerStore, MemberOutcome, PositionBatch, PositionStore, PurgeStep,
+    Store, StoreError, StoreResult, TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary,
+    TeamView, User, UserStore, Wallet,
 };
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
@@ -682,6 +683,29 @@ impl TeamStore for SqlStore {
         .await?;
         Ok(id.map(TeamId))
     }
+
+    async fn envoy_cards(&self, users: &[UserId]) -> StoreResult<Vec<EnvoyCard>> {
+        let mut cards = Vec::with_capacity(users.len());
+        for chunk in shaped_chunks(users) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT u.id AS user_id, u.name, t.id AS team_id, t.task_id, t.state
+                 FROM users u
+                 LEFT JOIN team_members m ON m.user_id = u.id AND m.is_current = 1
+                 LEFT JOIN teams t ON t.id = m.team_id
+                 WHERE u.id IN (",
+            );
+            let mut list = qb.separated(", ");
+            for u in chunk {
+                list.push_bind(u.0);
+            }
+            qb.push(")");
+            let rows: Vec<EnvoyCardRow> = qb.build_query_as().fetch_all(&self.read).await?;
+            for r in rows {
+                cards.push(EnvoyCard::try_from(r)?);
+            }
+        }
+        Ok(cards)
+    }
 }
 
 /// A point of an [`PositionStore::append_positions`] call, with where it came from.
@@ -691,8 +715,46 @@ struct PointRow<'a> {
     /// one point.
     ts: i64,
     point: &'a Position,
+    cells: &'a pp_geo::cells::Cells,
     batch: usize,
     index: usize,
+}
+
+/// Adds the new unflagged points to their heat rows: one visit each, summed per row first.
+async fn add_heat(
+    tx: &mut Transaction<'_, Db>,
+    rows: &[PointRow<'_>],
+    new: &[bool],
+) -> StoreResult<()> {
+    let mut visits: HashMap<(i64, pp_geo::cells::Cells, Uuid), i64> = HashMap::new();
+    for (r, _) in rows.iter().zip(new).filter(|(r, &n)| n && !r.point.flagged) {
+        let hour = r.ts.div_euclid(pp_domain::heat::HOUR_MS);
+        *visits.entry((hour, *r.cells, r.user)).or_default() += 1;
+    }
+    let mut visits: Vec<_> = visits.into_iter().collect();
+    // key order, as for the points: concurrent writers lock rows in one order
+    visits.sort_unstable_by_key(|(k, _)| *k);
+    for chunk in shaped_chunks(&visits) {
+        let mut qb =
+            QueryBuilder::<Db>::new("INSERT INTO heat (hour, r10, r9, r8, r7, user_id, visits) ");
+        qb.push_values(chunk, |mut b, ((hour, cells, user), n)| {
+            // H3 indexes use 63 bits: stored as signed 64-bit integers unchanged
+            let [r7, r8, r9, r10] = cells.0.map(|c| c as i64);
+            b.push_bind(*hour)
+                .push_bind(r10)
+                .push_bind(r9)
+                .push_bind(r8)
+                .push_bind(r7)
+                .push_bind(*user)
+                .push_bind(*n);
+        });
+        qb.push(
+            " ON CONFLICT (hour, r10, r9, r8, r7, user_id)
+              DO UPDATE SET visits = heat.visits + excluded.visits",
+        );
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Inserts the points (distinct keys), skipping those stored already. With `returning` it
@@ -738,24 +800,25 @@ impl PositionStore for SqlStore {
     async fn append_positions(&self, batches: &[PositionBatch]) -> StoreResult<Vec<Vec<bool>>> {
         let mut fresh: Vec<Vec<bool>> = batches
             .iter()
-            .map(|b| vec![false; b.points.len()])
+            .map(|b| vec![false; b.points().len()])
             .collect();
-        let mut rows: Vec<PointRow<'_>> = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(batch, b)| {
-                b.points
-                    .iter()
-                    .enumerate()
-                    .map(move |(index, point)| PointRow {
-                        user: b.user.0,
-                        ts: to_millis(point.ts),
-                        point,
-                        batch,
-                        index,
-                    })
-            })
-            .collect();
+        let mut rows: Vec<PointRow<'_>> =
+            batches
+                .iter()
+                .enumerate()
+                .flat_map(|(batch, b)| {
+                    b.points().iter().zip(b.cells()).enumerate().map(
+                        move |(index, (point, cells))| PointRow {
+                            user: b.user.0,
+                            ts: to_millis(point.ts),
+                            point,
+                            cells,
+                            batch,
+                            index,
+                        },
+                    )
+                })
+                .collect();
         if rows.is_empty() {
             return Ok(fresh);
         }
@@ -812,8 +875,29 @@ impl PositionStore for SqlStore {
             );
             qb.build().execute(&mut *tx).await?;
         }
+        add_heat(&mut tx, &rows, &new).await?;
         tx.commit().await?;
         Ok(fresh)
+    }
+
+    async fn heat_rows(&self, first: i64, last: i64) -> StoreResult<Vec<HeatRow>> {
+        let rows: Vec<HeatRowRow> = sqlx::query_as(
+            "SELECT hour, r7, r8, r9, r10, user_id, visits FROM heat
+             WHERE hour >= $1 AND hour <= $2 ORDER BY hour, r10, r9, r8, r7, user_id",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(HeatRow::from).collect())
+    }
+
+    async fn heat_hours(&self) -> StoreResult<Option<(i64, i64)>> {
+        let (first, last): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT MIN(hour), MAX(hour) FROM heat")
+                .fetch_one(&self.read)
+                .await?;
+        Ok(first.zip(last))
     }
 
     async fn latest_positions(&self, since: Timestamp) -> StoreResult<Vec<LatestPosition>> {

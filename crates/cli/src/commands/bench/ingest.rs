@@ -22,7 +22,6 @@ use chrono::SecondsFormat;
 use clap::Args;
 use pp_domain::position::MAX_BATCH;
 use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock};
-use pp_store::DbKind;
 use rand::{Rng as _, SeedableRng as _};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -119,20 +118,8 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         "--batch must be 1 to {MAX_BATCH}"
     );
     let base = a.url.trim_end_matches('/').to_owned();
-    let health: serde_json::Value = reqwest::get(format!("{base}/healthz"))
-        .await
-        .with_context(|| format!("is the server running at {base}?"))?
-        .error_for_status()?
-        .json()
-        .await?;
-    let (kind, database) = match health["database"].as_str() {
-        Some("sqlite") => (DbKind::Sqlite, "SQLite"),
-        Some("postgres") => (DbKind::Postgres, "PostgreSQL"),
-        _ => anyhow::bail!("{base}/healthz answered {health}"),
-    };
-    println!("server: {base}, database {database}");
-    println!("{}", super::durability(kind));
-    let rss_before = a.server_pid.map(vm_rss_kib).transpose()?;
+    super::announce_server(&base).await?;
+    let rss_before = a.server_pid.map(super::vm_rss_kib).transpose()?;
 
     let tokens: HashMap<u32, Arc<str>> = workload::read_sessions(&a.workload)?
         .into_iter()
@@ -250,7 +237,7 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         }
     );
     if let (Some(pid), Some(before)) = (a.server_pid, rss_before) {
-        let after = vm_rss_kib(pid)?;
+        let after = super::vm_rss_kib(pid)?;
         println!(
             "server RSS (pid {pid}): {:.1} MiB before, {:.1} MiB after",
             before as f64 / 1024.0,
@@ -334,17 +321,6 @@ fn body(points: impl IntoIterator<Item = (i64, f64, f64)>) -> String {
     }
     out.push_str("]}");
     out
-}
-
-/// The resident memory of a process, KiB (`VmRSS` of `/proc/PID/status`).
-fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no VmRSS in {path}"))
 }
 
 #[cfg(test)]

@@ -12,19 +12,26 @@
 //! 3. Each volunteer's live position (`volunteers.csv`: one point at `last_seen_unix`), after
 //!    its footprints, the same way.
 //! 4. A session (30 days) for every envoy of `updates.csv`, written to
-//!    `DIR/peacepatrol-sessions.csv` for `bench ingest`.
+//!    `DIR/peacepatrol-sessions.csv` (`volunteer_id,token`) for `bench ingest`.
+//! 5. A commander, phone [`COMMANDER_PHONE`] (password [`BENCH_PASSWORD`], the envoys' hash),
+//!    made once, and a session for it; `DIR/peacepatrol-bench.json` holds
+//!    `{"shift_ms": …, "commander_token": "…"}` for `bench heatmap` (a commander sees every
+//!    cell of the heat map, however few envoys it has).
 //!
-//! Every time is shifted by `wall now - meta.json's now_unix`, so the workload's now is now.
-//! The database keeps that shift (setting `bench_load_time_shift_ms`) and a later load reuses
-//! it: its points are then duplicates, so loading again changes nothing.
+//! Every time is shifted by `wall now - meta.json's now_unix` rounded down to a whole hour, so
+//! the workload's now is at most an hour ago and its hours are the server's hour buckets of the
+//! heat map (whose windows count whole hours). The database keeps that shift (setting
+//! `bench_load_time_shift_ms`) and a later load reuses it, whole hours or not (databases loaded
+//! before the rounding): its points are then duplicates, so loading again changes nothing.
 
-use super::workload::{self, phone_of, Ping, BENCH_PASSWORD};
+use super::workload::{self, phone_of, BenchFile, Ping, BENCH_PASSWORD};
 use crate::config::Settings;
 use anyhow::Context as _;
 use clap::Args;
 use pp_domain::account::{
     generate_session_token, hash_password, session_token_hash, NewUser, Phone,
 };
+use pp_domain::heat::HOUR_MS;
 use pp_domain::position::{validate_history, Crs, PointIn, MAX_BATCH};
 use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock, Timestamp};
 use pp_domain::{Role, UserId};
@@ -45,11 +52,17 @@ const SESSION_TASKS: usize = 16;
 /// The setting under which a database keeps the time shift of its first load, so that loading
 /// again repeats the same points (duplicates) rather than adding a shifted copy.
 const SHIFT_KEY: &str = "bench_load_time_shift_ms";
+/// The phone of the commander `bench load` makes: `170` and 0 on 8 digits, next to the
+/// envoys' [`phone_of`] (whose ids start at 1).
+pub const COMMANDER_PHONE: &str = "17000000000";
 
 /// `bench load` flags; the database comes from the global `--database-url` / `--data-dir`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The workload directory (`python3 ../shared/bench/gen_workload.py --out DIR`).
+    /// The workload directory (`python3 ../shared/bench/gen_workload.py --out DIR`); the load
+    /// writes into it `peacepatrol-sessions.csv` (a session per envoy of updates.csv, for
+    /// `bench ingest`) and `peacepatrol-bench.json` (`shift_ms` and a commander's
+    /// `commander_token`, for `bench heatmap`).
     #[arg(long)]
     pub workload: PathBuf,
     /// Volunteers whose points are in flight at once (each one's chunks strictly in order).
@@ -113,7 +126,8 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
 
     let now_unix = workload::now_unix(&dir)?;
     let now = SystemClock.now();
-    let fresh = to_millis(now) - now_unix * 1000;
+    // whole hours, so that the workload's hours are the heat map's hour buckets
+    let fresh = (to_millis(now) - now_unix * 1000).div_euclid(HOUR_MS) * HOUR_MS;
     let stored = store
         .secret(SHIFT_KEY, fresh.to_string().as_bytes())
         .await?;
@@ -122,12 +136,18 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("the database's setting {SHIFT_KEY} is not a number"))?;
     println!(
-        "workload {}: times shifted by {:+} s (meta.json now_unix {now_unix} is {}{})",
+        "workload {}: times shifted by {:+} s{} (meta.json now_unix {now_unix} is {}{})",
         dir.display(),
         shift_ms / 1000,
+        if shift_ms.rem_euclid(HOUR_MS) == 0 {
+            format!(" = {} h", shift_ms / HOUR_MS)
+        } else {
+            ", not whole hours: the heat map's hour buckets straddle the workload's hours"
+                .to_owned()
+        },
         from_millis(now_unix * 1000 + shift_ms).format("%Y-%m-%d %H:%M:%S UTC"),
         if shift_ms == fresh {
-            ", now"
+            ", this hour"
         } else {
             ": the shift of this database's first load, so its points repeat"
         }
@@ -138,7 +158,8 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut volunteers = Vec::new();
     workload::read_pings(&dir.join("volunteers.csv"), "id", |p| volunteers.push(p))?;
-    let (created, ids) = create_envoys(store.as_ref(), &volunteers, now).await?;
+    let hash = hash_password(BENCH_PASSWORD);
+    let (created, ids) = create_envoys(store.as_ref(), &volunteers, &hash, now).await?;
     println!(
         "envoys: {} in volunteers.csv: {created} created, {} there already (password {BENCH_PASSWORD:?}, phones 170 + id on 8 digits), {:.1} s",
         volunteers.len(),
@@ -199,6 +220,7 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
             Arc::clone(&store),
             now - chrono::Duration::days(i64::from(settings.retention_days)),
             writers,
+            Arc::new(pp_domain::time::SystemClock),
         )
         .await?,
     );
@@ -258,7 +280,55 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
         dir.join(workload::SESSIONS_FILE).display(),
         t.elapsed().as_secs_f64()
     );
+
+    // 5. a commander, for bench heatmap
+    let commander = commander(store.as_ref(), &hash, now).await?;
+    let commander_token = generate_session_token();
+    store
+        .create_session(
+            &session_token_hash(&commander_token),
+            commander,
+            now,
+            now + chrono::Duration::days(settings.session_ttl_days),
+        )
+        .await?;
+    let bench = BenchFile {
+        shift_ms,
+        commander_token,
+    };
+    bench.write(&dir)?;
+    println!(
+        "commander: phone {COMMANDER_PHONE}, a session ({} days) in {}",
+        settings.session_ttl_days,
+        dir.join(workload::BENCH_FILE).display()
+    );
     Ok(())
+}
+
+/// The bench's commander (made with the envoys' `hash` unless its phone is registered already).
+async fn commander(store: &dyn Store, hash: &str, now: Timestamp) -> anyhow::Result<UserId> {
+    let phone = Phone::parse(COMMANDER_PHONE)?;
+    if let Some((_, id)) = store
+        .user_ids_by_phone(std::slice::from_ref(&phone))
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok(id);
+    }
+    let user = store
+        .create_user(
+            &NewUser {
+                phone,
+                name: "bench commander".to_owned(),
+                role: Role::Commander,
+                password_hash: hash.to_owned(),
+                department: None,
+            },
+            now,
+        )
+        .await?;
+    Ok(user.id)
 }
 
 /// Creates the volunteers' accounts (skipping phones already registered) and returns how many
@@ -266,9 +336,9 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
 async fn create_envoys(
     store: &dyn Store,
     volunteers: &[Ping],
+    hash: &str,
     now: Timestamp,
 ) -> anyhow::Result<(usize, HashMap<u32, UserId>)> {
-    let hash = hash_password(BENCH_PASSWORD);
     let users: Vec<NewUser> = volunteers
         .iter()
         .map(|v| {
@@ -276,7 +346,7 @@ async fn create_envoys(
                 phone: Phone::parse(&phone_of(v.id))?,
                 name: format!("envoy {}", v.id),
                 role: Role::Envoy,
-                password_hash: hash.clone(),
+                password_hash: hash.to_owned(),
                 department: None,
             })
         })

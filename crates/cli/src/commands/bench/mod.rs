@@ -6,9 +6,13 @@
 //!   and drives it with `--concurrency` client tasks; client and server share the machine, as
 //!   the reference figures in `../shared/bench/` do.
 //! * `load` ([`load`]): loads the shared workload of `../shared/bench/` into the configured
-//!   database through the ingest pipeline, and writes sessions for `ingest`.
+//!   database through the ingest pipeline, and writes sessions for `ingest` and a commander's
+//!   session and the time shift for `heatmap`.
 //! * `ingest` ([`ingest`]): measures `POST /positions` of a running server.
+//! * `heatmap` ([`heatmap`]): measures `GET /heatmap` and a heat tile of a running server,
+//!   checks its counts against a reference, and times the PostGIS peer on the same footprints.
 
+mod heatmap;
 mod ingest;
 mod load;
 mod workload;
@@ -39,11 +43,19 @@ pub enum BenchCommand {
     /// `POST /teams/join`: `--teams` forming teams of up to 10, each joined by 9 envoys.
     Join(JoinArgs),
     /// Load the workload of ../shared/bench (110,000 envoys, their footprint history and live
-    /// positions) into the configured database through the ingest pipeline, and write a
-    /// session per envoy of updates.csv for `bench ingest`.
+    /// positions) into the configured database through the ingest pipeline, times shifted by
+    /// whole hours to now, and write into DIR a session per envoy of updates.csv for `bench
+    /// ingest` (peacepatrol-sessions.csv) and the shift and a commander's session for `bench
+    /// heatmap` (peacepatrol-bench.json).
     Load(load::LoadArgs),
     /// `POST /positions` against a running server on a loaded database (see `bench load`).
     Ingest(ingest::IngestArgs),
+    /// `GET /heatmap` (the workload's 15 days as from/to, exact; the 5d, 7d and 15d windows)
+    /// over meta.json's heat_bbox at res 9, and a z14 heat tile, against a running server on a
+    /// loaded database (see `bench load`), signed in as its commander; checks the counts cell
+    /// by cell, and times the PostGIS peer (GROUP BY a precomputed H3 column, ST_SnapToGrid)
+    /// on the same footprints.
+    Heatmap(heatmap::HeatmapArgs),
 }
 
 /// Shared flags.
@@ -96,6 +108,7 @@ pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<(
         BenchCommand::Join(a) => join(a).await,
         BenchCommand::Load(a) => load::run(&settings.load()?, a).await,
         BenchCommand::Ingest(a) => ingest::run(a).await,
+        BenchCommand::Heatmap(a) => heatmap::run(a).await,
     }
 }
 
@@ -112,6 +125,43 @@ pub fn durability(kind: DbKind) -> &'static str {
              it as configured): fsync of the WAL at each group commit before the answer"
         }
     }
+}
+
+/// Checks that a server answers at `base` and prints which database it runs on and what an
+/// acknowledged write survives there.
+async fn announce_server(base: &str) -> anyhow::Result<DbKind> {
+    use anyhow::Context as _;
+    let health: serde_json::Value = reqwest::get(format!("{base}/healthz"))
+        .await
+        .with_context(|| format!("is the server running at {base}?"))?
+        .error_for_status()?
+        .json()
+        .await?;
+    let (kind, database) = match health["database"].as_str() {
+        Some("sqlite") => (DbKind::Sqlite, "SQLite"),
+        Some("postgres") => (DbKind::Postgres, "PostgreSQL"),
+        _ => anyhow::bail!("{base}/healthz answered {health}"),
+    };
+    println!("server: {base}, database {database}");
+    println!("{}", durability(kind));
+    Ok(kind)
+}
+
+/// The resident memory of a process, KiB (`VmRSS` of `/proc/PID/status`).
+fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    vm_status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/PID/status`.
+fn vm_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in {path}"))
 }
 
 /// Haizhu district's bounding box (from ../shared/bench): lat 23.045..23.125, lng 113.235..113.420.
@@ -262,6 +312,12 @@ impl<T> Figures<T> {
         let n = self.latencies_us.len();
         let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
         self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    }
+
+    /// The mean latency, in ms.
+    pub fn mean_ms(&self) -> f64 {
+        let n = self.latencies_us.len().max(1);
+        self.latencies_us.iter().sum::<u64>() as f64 / n as f64 / 1000.0
     }
 
     /// Prints the request line, then every non-2xx status and the first error, if any.

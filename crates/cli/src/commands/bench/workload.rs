@@ -1,6 +1,7 @@
 //! Reading the shared workload of `../shared/bench/` (`gen_workload.py --out DIR`): plain CSV,
-//! one header line, `,` separators, no quoting; and the sessions file `bench load` writes for
-//! `bench ingest`.
+//! one header line, `,` separators, no quoting; and the files `bench load` writes next to
+//! them: the envoys' sessions for `bench ingest`, the time shift and a commander's session for
+//! `bench heatmap`.
 
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -8,6 +9,10 @@ use std::path::Path;
 
 /// The file of `bench load`'s sessions, in the workload directory: `volunteer_id,token`.
 pub const SESSIONS_FILE: &str = "peacepatrol-sessions.csv";
+
+/// The file of `bench load`'s time shift and commander session, in the workload directory:
+/// `{"shift_ms": …, "commander_token": "…"}` ([`BenchFile`]).
+pub const BENCH_FILE: &str = "peacepatrol-bench.json";
 
 /// The password of every envoy `bench load` creates (their phones are [`phone_of`]).
 pub const BENCH_PASSWORD: &str = "peace-bench-2026";
@@ -92,6 +97,39 @@ pub fn write_sessions(dir: &Path, sessions: &[(u32, String)]) -> anyhow::Result<
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
 }
 
+/// What `bench load` tells the benches that read its database: [`BENCH_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BenchFile {
+    /// What every workload time was shifted by, in milliseconds: workload `ts` (Unix seconds)
+    /// is stored as `ts * 1000 + shift_ms` Unix milliseconds.
+    pub shift_ms: i64,
+    /// A session token of the bench's commander (who sees every heat map cell).
+    pub commander_token: String,
+}
+
+impl BenchFile {
+    /// Writes `DIR/peacepatrol-bench.json`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join(BENCH_FILE);
+        let mut json = serde_json::to_string_pretty(self)?;
+        json.push('\n');
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Reads `DIR/peacepatrol-bench.json`.
+    pub fn read(dir: &Path) -> anyhow::Result<BenchFile> {
+        let path = dir.join(BENCH_FILE);
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "reading {} (run `peacepatrol bench load --workload {}` first)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
 /// Reads the sessions file `bench load` wrote.
 pub fn read_sessions(dir: &Path) -> anyhow::Result<HashMap<u32, String>> {
     let path = dir.join(SESSIONS_FILE);
@@ -151,5 +189,11 @@ mod tests {
         assert!(read_pings(&path, "id", |_| ()).is_err());
         write_sessions(dir.path(), &[(66, "tok".to_owned())]).unwrap();
         assert_eq!(read_sessions(dir.path()).unwrap()[&66], "tok");
+        let bench = BenchFile {
+            shift_ms: -3_600_000,
+            commander_token: "c".to_owned(),
+        };
+        bench.write(dir.path()).unwrap();
+        assert_eq!(BenchFile::read(dir.path()).unwrap(), bench);
     }
 }
