@@ -4,7 +4,7 @@
 //! Footprints are aggregated per H3 cell and per **hour** (UTC hours of the Unix epoch). A
 //! window of days therefore counts whole hours: from the hour holding its start to the hour
 //! holding its end, both included. `live` is different: it counts the points taken in the last
-//! [`LIVE_MINUTES`] minutes, exactly.
+//! [`LIVE_MINUTES`] minutes, in whole minutes (from the minute holding "now − 10 minutes").
 
 use crate::time::Timestamp;
 use crate::{DomainError, DomainResult, Role};

@@ -8,7 +8,8 @@
 //!
 //! A window's visits are the sum over its hours; its distinct envoys are counted exactly (each
 //! envoy once per cell, with a stamp per envoy), so summing hours never counts one envoy twice.
-//! The `live` window is served from the points of the last minutes, kept apart.
+//! The `live` window is served from per-minute sums of the last minutes, kept apart: an envoy's
+//! visits to a cell combination in a minute, so its size follows the envoys, not their points.
 //!
 //! Rebuilt from the store at start ([`HeatIndex::load`]) and moved forward by the ingest
 //! pipeline after each group commit, with exactly what that commit added: the index is a cache
@@ -51,27 +52,51 @@ struct Series {
     entries: Vec<Entry>,
 }
 
-/// A point of the live window.
-#[derive(Debug, Clone, Copy)]
-struct Recent {
-    ts_ms: i64,
-    envoy: u32,
-    cells: Cells,
+/// One minute of the live window: each envoy's visits per cell combination.
+#[derive(Debug)]
+struct Minute {
+    /// minutes since the Unix epoch
+    minute: i64,
+    visits: HashMap<(u32, Cells), u32>,
 }
+
+const MINUTE_MS: i64 = 60_000;
 
 #[derive(Debug, Default)]
 struct Inner {
     /// envoy ids as small numbers (entries are 12 bytes)
     envoys: HashMap<UserId, u32>,
     grids: [HashMap<u64, Series>; RES_COUNT],
-    /// the points of the last minutes, in commit order
-    recent: VecDeque<Recent>,
+    /// the minutes of the live window (and one before it), oldest first
+    recent: VecDeque<Minute>,
 }
 
 impl Inner {
     fn envoy(&mut self, user: UserId) -> u32 {
         let next = u32::try_from(self.envoys.len()).unwrap_or(u32::MAX);
         *self.envoys.entry(user).or_insert(next)
+    }
+
+    /// Adds a point taken at `ts_ms` to the live window's minute (when it is not older than
+    /// the window at `now_ms`).
+    fn add_recent(&mut self, ts_ms: i64, cells: &Cells, envoy: u32, now_ms: i64) {
+        let minute = ts_ms.div_euclid(MINUTE_MS);
+        if minute < live_first_minute(now_ms) {
+            return;
+        }
+        let at = self.recent.partition_point(|m| m.minute < minute);
+        if self.recent.get(at).is_none_or(|m| m.minute != minute) {
+            self.recent.insert(
+                at,
+                Minute {
+                    minute,
+                    visits: HashMap::new(),
+                },
+            );
+        }
+        if let Some(m) = self.recent.get_mut(at) {
+            *m.visits.entry((envoy, *cells)).or_default() += 1;
+        }
     }
 
     fn add(&mut self, hour: i64, cells: &Cells, envoy: u32, visits: u32) {
@@ -102,6 +127,12 @@ impl Inner {
     }
 }
 
+/// The first minute the live window at `now_ms` counts: the current minute and the
+/// [`LIVE_MINUTES`] before it are kept.
+fn live_first_minute(now_ms: i64) -> i64 {
+    now_ms.div_euclid(MINUTE_MS) - LIVE_MINUTES
+}
+
 /// The heat map's index. See the module documentation.
 #[derive(Debug, Default)]
 pub struct HeatIndex {
@@ -119,6 +150,8 @@ const MAX_CACHE: Duration = Duration::from_secs(30);
 
 /// Hours of aggregates read from the store per query while loading.
 const LOAD_HOURS: i64 = 24;
+/// Envoys whose recent points are read per query while loading.
+const LOAD_ENVOYS: usize = 512;
 
 impl HeatIndex {
     /// Builds the index from the store's aggregates, and the live window from the recent points
@@ -138,19 +171,19 @@ impl HeatIndex {
             }
         }
         let since = now - chrono::Duration::minutes(LIVE_MINUTES);
-        let tracks = store.tracks(recent, since, now).await?;
-        {
+        // a few hundred envoys at a time: their points of the last minutes may be many
+        for users in recent.chunks(LOAD_ENVOYS) {
+            let tracks = store.tracks(users, since, now).await?;
             let mut inner = index.write();
             for (user, points) in tracks {
                 let envoy = inner.envoy(user);
                 for p in points.iter().filter(|p| !p.flagged) {
-                    inner.recent.push_back(Recent {
-                        ts_ms: to_millis(p.ts),
-                        envoy,
-                        cells: Cells::of(p.at),
-                    });
+                    inner.add_recent(to_millis(p.ts), &Cells::of(p.at), envoy, to_millis(now));
                 }
             }
+        }
+        {
+            let mut inner = index.write();
             for grid in &mut inner.grids {
                 for s in grid.values_mut() {
                     s.entries.shrink_to_fit();
@@ -188,7 +221,7 @@ impl HeatIndex {
         new: &[bool],
         now: Timestamp,
     ) {
-        let live_since = to_millis(now) - LIVE_MINUTES * 60_000;
+        let now_ms = to_millis(now);
         let mut inner = self.write();
         let envoy = inner.envoy(user);
         for ((p, c), _) in points
@@ -199,21 +232,10 @@ impl HeatIndex {
         {
             let ts_ms = to_millis(p.ts);
             inner.add(ts_ms.div_euclid(HOUR_MS), c, envoy, 1);
-            if ts_ms >= live_since {
-                inner.recent.push_back(Recent {
-                    ts_ms,
-                    envoy,
-                    cells: *c,
-                });
-            }
+            inner.add_recent(ts_ms, c, envoy, now_ms);
         }
-        // points are at most a minute in the future: what was committed before the window
-        // (plus that minute) can go
-        while inner
-            .recent
-            .front()
-            .is_some_and(|r| r.ts_ms < live_since - 60_000)
-        {
+        let first = live_first_minute(now_ms);
+        while inner.recent.front().is_some_and(|m| m.minute < first) {
             inner.recent.pop_front();
         }
     }
@@ -275,15 +297,17 @@ impl HeatIndex {
                 }
             }
             Span::Since(since) => {
-                let since = to_millis(since);
+                // whole minutes: from the one holding `since`
+                let first = to_millis(since).div_euclid(MINUTE_MS);
                 // cell → (visits, envoys, its number for the stamps)
                 let mut sums: HashMap<u64, (u64, u32, u32)> = HashMap::new();
-                for r in inner.recent.iter().filter(|r| r.ts_ms >= since) {
-                    let cell = r.cells.0[i];
+                let minutes = inner.recent.iter().filter(|m| m.minute >= first);
+                for (&(envoy, cells), &visits) in minutes.flat_map(|m| &m.visits) {
+                    let cell = cells.0[i];
                     let next = sums.len() as u32 + 1;
                     let sum = sums.entry(cell).or_insert((0, 0, next));
-                    sum.0 += 1;
-                    let s = &mut stamp[r.envoy as usize];
+                    sum.0 += u64::from(visits);
+                    let s = &mut stamp[envoy as usize];
                     if *s != sum.2 {
                         *s = sum.2;
                         sum.1 += 1;
@@ -409,5 +433,38 @@ mod tests {
         };
         assert!(index.cells(span, 9, None, 1).is_empty());
         assert_eq!(index.size().0, 4);
+    }
+
+    #[test]
+    fn the_live_window_sums_minutes_and_forgets_old_ones() {
+        let t = Utc.with_ymd_and_hms(2026, 6, 15, 12, 30, 40).unwrap();
+        let index = HeatIndex::default();
+        let u = UserId::new();
+        // a point a second for two minutes, then one 9.5 minutes before the last
+        let walk: Vec<Position> = (0..120)
+            .map(|s| at(t - Duration::seconds(s), 23.1066, 113.3245))
+            .collect();
+        let cells: Vec<Cells> = walk.iter().map(|p| Cells::of(p.at)).collect();
+        index.record(u, &walk, &cells, &vec![true; 120], t);
+        let old = [at(t - Duration::seconds(570), 23.1066, 113.3245)];
+        index.record(u, &old, &[Cells::of(old[0].at)], &[true], t);
+        // per-minute sums, not points: 3 minutes of the walk and the old point's
+        assert_eq!(index.read().recent.len(), 4);
+        let live = |now| index.cells(HeatWindow::Live.span(now), 9, None, 1);
+        assert_eq!(
+            live(t),
+            vec![HeatCell {
+                cell: cells[0].at(9),
+                visits: 121,
+                envoys: 1
+            }]
+        );
+        // at 12:32:00 the old point's minute (12:21) is before the one holding now − 10 min
+        let later = t + Duration::seconds(80);
+        assert_eq!(live(later)[0].visits, 120);
+        // recording moves the window: old minutes are dropped
+        index.record(u, &[], &[], &[], t + Duration::minutes(30));
+        assert!(index.read().recent.is_empty());
+        assert!(live(t + Duration::minutes(30)).is_empty());
     }
 }
