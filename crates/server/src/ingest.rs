@@ -172,7 +172,16 @@ impl Ingest {
             .into_iter()
             .map(|(u, _)| u)
             .collect();
+        let started = std::time::Instant::now();
         let heat = Arc::new(HeatIndex::load(store.as_ref(), &recent, now).await?);
+        let (cells, cell_hours, envoy_hours) = heat.size();
+        tracing::info!(
+            cells,
+            cell_hours,
+            envoy_hours,
+            seconds = started.elapsed().as_secs_f64(),
+            "heat map index loaded"
+        );
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let consumers = Consumers {
