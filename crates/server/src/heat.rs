@@ -117,7 +117,8 @@ impl Series {
 struct Minute {
     /// minutes since the Unix epoch
     minute: i64,
-    visits: HashMap<(u32, Cells), u32>,
+    /// (envoy, combination number of [`Inner::combos`]) → visits
+    visits: HashMap<(u32, u32), u32>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -129,6 +130,10 @@ struct Inner {
     grids: [HashMap<u64, Series>; RES_COUNT],
     /// the minutes of the live window (and one before it), oldest first
     recent: VecDeque<Minute>,
+    /// the cell combinations of the live window's points, numbered (as many as the places
+    /// envoys have been: a district has tens of thousands)
+    combos: HashMap<Cells, u32>,
+    combo_cells: Vec<Cells>,
 }
 
 impl Inner {
@@ -154,8 +159,13 @@ impl Inner {
                 },
             );
         }
+        let next = u32::try_from(self.combo_cells.len()).unwrap_or(u32::MAX);
+        let combo = *self.combos.entry(*cells).or_insert(next);
+        if combo == next {
+            self.combo_cells.push(*cells);
+        }
         if let Some(m) = self.recent.get_mut(at) {
-            *m.visits.entry((envoy, *cells)).or_default() += 1;
+            *m.visits.entry((envoy, combo)).or_default() += 1;
         }
     }
 
@@ -348,7 +358,10 @@ impl HeatIndex {
                 // cell → (visits, envoys, its number for the stamps)
                 let mut sums: HashMap<u64, (u64, u32, u32)> = HashMap::new();
                 let minutes = inner.recent.iter().filter(|m| m.minute >= first);
-                for (&(envoy, cells), &visits) in minutes.flat_map(|m| &m.visits) {
+                for (&(envoy, combo), &visits) in minutes.flat_map(|m| &m.visits) {
+                    let Some(cells) = inner.combo_cells.get(combo as usize) else {
+                        continue;
+                    };
                     let cell = cells.0[i];
                     let next = sums.len() as u32 + 1;
                     let sum = sums.entry(cell).or_insert((0, 0, next));

@@ -54,7 +54,8 @@ impl LivePoint {
         Some(Position {
             ts: from_millis(self.ts_ms),
             at: LatLng::new(self.lat, self.lng).ok()?,
-            accuracy_m: f64::from(self.accuracy_m),
+            // kept as f32: back to the centimetres it was sent with, not 14.800000190734863
+            accuracy_m: (f64::from(self.accuracy_m) * 100.0).round() / 100.0,
             flagged: false,
         })
     }
@@ -308,7 +309,10 @@ mod tests {
     fn the_index_only_moves_forward() {
         let live = LiveIndex::default();
         let u = UserId::new();
-        live.advance([(u, at(10, 23.1, false))]);
+        let mut precise = at(10, 23.1, false);
+        precise.accuracy_m = 14.8;
+        live.advance([(u, precise)]);
+        assert_eq!(live.latest(u).unwrap().accuracy_m, 14.8);
         live.advance([(u, at(5, 23.2, false))]);
         assert_eq!(live.latest(u).unwrap().at.lat, 23.1);
         live.advance([(u, at(20, 23.3, false))]);
