@@ -26,6 +26,7 @@ use pp_geo::cells::{cell_center, cell_may_overlap, Cells, MAX_RES, MIN_RES, RES_
 use pp_geo::{BBox, LatLng};
 use pp_store::{HeatRow, Store, StoreError};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -193,6 +194,9 @@ fn live_first_minute(now_ms: i64) -> i64 {
 #[derive(Debug, Default)]
 pub struct HeatIndex {
     inner: RwLock<Inner>,
+    /// While the live window is rebuilt after a start: points taken at or before this instant
+    /// (Unix ms) are the rebuild's to add, not the pipeline's (0: no rebuild running).
+    live_from: AtomicI64,
     /// the busiest cell's visits per (window, resolution, suppression), for the tiles' colour
     /// scale: computed at most every [`MAX_CACHE`]
     max: Mutex<HashMap<MaxKey, (Instant, u64)>>,
@@ -210,32 +214,18 @@ const LOAD_HOURS: i64 = 24;
 const LOAD_ENVOYS: usize = 512;
 
 impl HeatIndex {
-    /// Builds the index from the store's aggregates, and the live window from the recent points
-    /// of the envoys in `recent` (those the live index saw in the last minutes).
-    pub async fn load(
-        store: &dyn Store,
-        recent: &[UserId],
-        now: Timestamp,
-    ) -> Result<HeatIndex, StoreError> {
+    /// Builds the index from the store's aggregates. Its live window stays empty until
+    /// [`HeatIndex::rebuild_live`] has run: [`HeatIndex::record`] leaves it the points taken
+    /// up to `now`.
+    pub async fn load(store: &dyn Store, now: Timestamp) -> Result<HeatIndex, StoreError> {
         let index = HeatIndex::default();
+        index.live_from.store(to_millis(now), Ordering::Release);
         if let Some((first, last)) = store.heat_hours().await? {
             let mut from = first;
             while from <= last {
                 let rows = store.heat_rows(from, from + LOAD_HOURS - 1).await?;
                 index.add_rows(&rows);
                 from += LOAD_HOURS;
-            }
-        }
-        let since = now - chrono::Duration::minutes(LIVE_MINUTES);
-        // a few hundred envoys at a time: their points of the last minutes may be many
-        for users in recent.chunks(LOAD_ENVOYS) {
-            let tracks = store.tracks(users, since, now).await?;
-            let mut inner = index.write();
-            for (user, points) in tracks {
-                let envoy = inner.envoy(user);
-                for p in points.iter().filter(|p| !p.flagged) {
-                    inner.add_recent(to_millis(p.ts), &Cells::of(p.at), envoy, to_millis(now));
-                }
             }
         }
         {
@@ -247,6 +237,47 @@ impl HeatIndex {
             }
         }
         Ok(index)
+    }
+
+    /// Rebuilds the live window from the stored points, taken up to the `now` given to
+    /// [`HeatIndex::load`], of the envoys in `recent` (those the live index saw in the last
+    /// minutes), while the pipeline already adds the newer ones: so a start does not wait for
+    /// it (a crowd reporting every second leaves millions of points in ten minutes). A point
+    /// taken before the start but stored while this runs is missed when its envoy was read
+    /// already (the live window only; the hourly aggregates are exact).
+    pub async fn rebuild_live(
+        &self,
+        store: &dyn Store,
+        recent: &[UserId],
+    ) -> Result<(), StoreError> {
+        let now_ms = self.live_from.load(Ordering::Acquire);
+        let now = pp_domain::time::from_millis(now_ms);
+        let since = now - chrono::Duration::minutes(LIVE_MINUTES);
+        let mut result = Ok(());
+        // a few hundred envoys at a time: their points of the last minutes may be many
+        for users in recent.chunks(LOAD_ENVOYS) {
+            let tracks = match store.tracks(users, since, now).await {
+                Ok(tracks) => tracks,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let mut inner = self.write();
+            for (user, points) in tracks {
+                let envoy = inner.envoy(user);
+                for p in points.iter().filter(|p| !p.flagged) {
+                    inner.add_recent(to_millis(p.ts), &Cells::of(p.at), envoy, now_ms);
+                }
+            }
+        }
+        self.live_from.store(0, Ordering::Release);
+        result
+    }
+
+    /// Whether the live window is complete (not being rebuilt after a start).
+    pub fn live_ready(&self) -> bool {
+        self.live_from.load(Ordering::Acquire) == 0
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
@@ -288,7 +319,9 @@ impl HeatIndex {
         {
             let ts_ms = to_millis(p.ts);
             inner.add(ts_ms.div_euclid(HOUR_MS), c, envoy, 1);
-            inner.add_recent(ts_ms, c, envoy, now_ms);
+            if ts_ms > self.live_from.load(Ordering::Acquire) {
+                inner.add_recent(ts_ms, c, envoy, now_ms);
+            }
         }
         let first = live_first_minute(now_ms);
         while inner.recent.front().is_some_and(|m| m.minute < first) {
@@ -530,6 +563,38 @@ mod tests {
             assert_eq!(got, want);
             assert!(series.hours.windows(2).all(|w| w[0].hour < w[1].hour));
         }
+    }
+
+    #[test]
+    fn while_the_live_window_is_rebuilt_the_pipeline_adds_only_newer_points() {
+        let start = Utc.with_ymd_and_hms(2026, 6, 15, 12, 30, 0).unwrap();
+        let index = HeatIndex::default();
+        assert!(index.live_ready());
+        index.live_from.store(to_millis(start), Ordering::Release);
+        assert!(!index.live_ready());
+        let u = UserId::new();
+        let points = [
+            at(start, 23.1066, 113.3245),
+            at(start + Duration::seconds(5), 23.1066, 113.3245),
+        ];
+        let cells: Vec<Cells> = points.iter().map(|p| Cells::of(p.at)).collect();
+        index.record(
+            u,
+            &points,
+            &cells,
+            &[true, true],
+            start + Duration::seconds(5),
+        );
+        let now = start + Duration::seconds(6);
+        // the hours have both; the live window only the point taken after the start
+        assert_eq!(
+            index.cells(HeatWindow::Days(5).span(now), 9, None, 1)[0].visits,
+            2
+        );
+        assert_eq!(
+            index.cells(HeatWindow::Live.span(now), 9, None, 1)[0].visits,
+            1
+        );
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Ingest {
             .map(|(u, _)| u)
             .collect();
         let started = std::time::Instant::now();
-        let heat = Arc::new(HeatIndex::load(store.as_ref(), &recent, now).await?);
+        let heat = Arc::new(HeatIndex::load(store.as_ref(), now).await?);
         let (cells, cell_hours, envoy_hours) = heat.size();
         tracing::info!(
             cells,
@@ -183,6 +183,18 @@ impl Ingest {
             seconds = started.elapsed().as_secs_f64(),
             "heat map index loaded"
         );
+        let (rebuild, from) = (Arc::clone(&heat), Arc::clone(&store));
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match rebuild.rebuild_live(from.as_ref(), &recent).await {
+                Ok(()) => tracing::info!(
+                    envoys = recent.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "heat map live window rebuilt"
+                ),
+                Err(e) => tracing::error!(error = %e, "heat map live window not rebuilt"),
+            }
+        });
         let (queue, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let consumers = Consumers {

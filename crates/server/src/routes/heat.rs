@@ -162,6 +162,18 @@ fn bounds(span: Span, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     }
 }
 
+/// The live window is rebuilt for a few seconds after a start: a 503 then, rather than a map
+/// that looks empty.
+fn check_ready(state: &AppState, window: HeatWindow) -> ApiResult<()> {
+    if window == HeatWindow::Live && !state.ingest.heat().live_ready() {
+        return Err(ApiError::unavailable(
+            "heat_map_loading",
+            "the live heat map is being rebuilt after a restart: try again in a few seconds",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_bbox(bbox: Option<&str>) -> ApiResult<Option<BBox>> {
     Ok(bbox.map(BBox::parse).transpose()?)
 }
@@ -182,6 +194,7 @@ fn parse_bbox(bbox: Option<&str>) -> ApiResult<Option<BBox>> {
         (status = 200, description = "GeoJSON FeatureCollection of H3 hexagons", body = HeatMapBody),
         (status = 400, description = "`invalid_window`, `invalid_bbox`, `invalid_resolution`, `invalid_query`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "`heat_map_loading`: the live window is rebuilt after a restart", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
@@ -192,6 +205,7 @@ pub async fn heatmap(
 ) -> ApiResult<Json<HeatMapBody>> {
     let now = state.clock.now();
     let window = window(&q, now)?;
+    check_ready(&state, window)?;
     let res = heat::resolution(q.res)?;
     let bbox = parse_bbox(q.bbox.as_deref())?;
     let min_envoys = heat::min_envoys(auth.user.role, state.config.heat_min_envoys);
@@ -244,6 +258,7 @@ pub struct TilePath {
         (status = 304, description = "the tile the client holds (`If-None-Match`) is current"),
         (status = 400, description = "`invalid_window`, `invalid_tile`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "`heat_map_loading`: the live window is rebuilt after a restart", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
@@ -267,6 +282,7 @@ pub async fn heat_tile(
                 )
             })?;
     let tile = Tile::new(p.z, p.x, y)?;
+    check_ready(&state, window)?;
     let now = state.clock.now();
     let span = window.span(now);
     let res = tile.heat_res();
