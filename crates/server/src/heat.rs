@@ -607,7 +607,7 @@ mod tests {
             .map(|s| at(t - Duration::seconds(s), 23.1066, 113.3245))
             .collect();
         let cells: Vec<Cells> = walk.iter().map(|p| Cells::of(p.at)).collect();
-        index.record(u, &walk, &cells, &vec![true; 120], t);
+        index.record(u, &walk, &cells, &[true; 120], t);
         let old = [at(t - Duration::seconds(570), 23.1066, 113.3245)];
         index.record(u, &old, &[Cells::of(old[0].at)], &[true], t);
         // per-minute sums, not points: 3 minutes of the walk and the old point's

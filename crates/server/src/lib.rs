@@ -87,7 +87,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(error::normalize))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(TraceLayer::new_for_http())
+        // spans name the path, never the query: a GET may carry the session token as ?token=
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .with_state(state)
 }
 

@@ -293,10 +293,10 @@ async fn heat_tiles_are_png_layers_with_etags() {
         assert!(img.pixels().all(|p| p[3] == 0));
 
         // a tile far away is empty; the bearer header works as well as ?token=
-        let far = format!("/tiles/heat/live/14/0/0.png");
+        let far = "/tiles/heat/live/14/0/0.png";
         let res = app
             .client
-            .get(app.api(&far))
+            .get(app.api(far))
             .bearer_auth(&commander)
             .send()
             .await

@@ -23,7 +23,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Peace Patrol API",
-        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`.",
+        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards, heat and live maps.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>` (or, on a GET, as `?token=`, for map tile layers and EventSource).",
         license(name = "AGPL-3.0-or-later")
     ),
     modifiers(&BearerAuth),
@@ -34,6 +34,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "teams", description = "Teams: claim, join by QR code, start, progress, finish"),
         (name = "positions", description = "Envoys' positions while patrolling"),
         (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
+        (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
         (name = "system", description = "Health and metrics"),
     )
 )]
