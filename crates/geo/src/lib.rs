@@ -14,6 +14,10 @@
 //!   self-intersecting, within range and no larger than [`MAX_AREA_M2`].
 //! * [`wgs84_to_gcj02`] / [`gcj02_to_wgs84`] — conversion to and from the
 //!   GCJ-02 ("Mars") coordinates reported by phones in mainland China.
+//! * [`cells`] — a point's H3 cells at the heat map's resolutions (7 to 10), with
+//!   the `h3o` crate, and their hexagon boundaries.
+//! * [`near`] — nearest keyed points on the sphere ([`near::PointIndex`], an
+//!   R*-tree over unit-sphere positions: exact great-circle order).
 //! * [`tile`] — Web Mercator XYZ map tiles ([`tile::Tile`]) and the heat map PNG
 //!   drawn on them ([`tile::render_heat`]): H3 hexagons coloured by intensity.
 //!
@@ -49,6 +53,7 @@ pub mod cells;
 mod distance;
 mod error;
 mod gcj02;
+pub mod near;
 mod point;
 pub mod tile;
 
