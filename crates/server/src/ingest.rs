@@ -20,9 +20,11 @@ use pp_domain::position::Position;
 use pp_domain::time::Clock;
 use pp_domain::time::{from_millis, to_millis, Timestamp};
 use pp_domain::UserId;
+use pp_geo::near::PointIndex;
 use pp_geo::LatLng;
 use pp_store::{PositionBatch, Store, StoreError};
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -64,21 +66,107 @@ impl LivePoint {
 /// Each envoy's latest unflagged position and when it was taken, in memory. Rebuilt from the
 /// store at start; moved forward by the writer after each commit. A flagged point (an
 /// implausible jump) does not move an envoy.
+///
+/// The envoys available for dispatch (recently seen, not opted out) are also in a spatial
+/// index ([`PointIndex`]) for nearest-first search; [`LiveIndex::sweep`] takes out those not
+/// seen lately, so a search looks at few candidates that do not qualify.
 #[derive(Debug, Default)]
 pub struct LiveIndex {
-    points: RwLock<HashMap<UserId, LivePoint>>,
+    inner: RwLock<Live>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    points: HashMap<UserId, LivePoint>,
+    near: PointIndex<UserId>,
+    opted_out: HashSet<UserId>,
+}
+
+/// An envoy found by [`LiveIndex::nearest`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearby {
+    /// who
+    pub user: UserId,
+    /// great-circle metres from the search point
+    pub distance_m: f64,
+    /// the envoy's latest point
+    pub position: Position,
 }
 
 impl LiveIndex {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The envoy's latest unflagged point.
     pub fn latest(&self, user: UserId) -> Option<Position> {
-        let points = self.points.read().unwrap_or_else(|e| e.into_inner());
-        points.get(&user).and_then(|p| p.position())
+        self.read().points.get(&user).and_then(|p| p.position())
     }
 
     /// How many envoys the index holds.
     pub fn len(&self) -> usize {
-        self.points.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.read().points.len()
+    }
+
+    /// Up to `k` envoys available for dispatch within `radius_m` of `at`, nearest first:
+    /// seen at or after `since` and not opted out.
+    pub fn nearest(&self, at: LatLng, k: usize, radius_m: f64, since: Timestamp) -> Vec<Nearby> {
+        let since = to_millis(since);
+        let live = self.read();
+        let seen = |u: UserId| live.points.get(&u).is_some_and(|p| p.ts_ms >= since);
+        live.near
+            .nearest(at, k, radius_m, seen)
+            .into_iter()
+            .filter_map(|(user, distance_m)| {
+                Some(Nearby {
+                    user,
+                    distance_m,
+                    position: live.points.get(&user)?.position()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the envoys not seen since `since` out of the search (they come back with their
+    /// next point).
+    pub fn sweep(&self, since: Timestamp) {
+        let since = to_millis(since);
+        let mut live = self.write();
+        let stale: Vec<UserId> = live
+            .points
+            .iter()
+            .filter(|(_, p)| p.ts_ms < since)
+            .map(|(u, _)| *u)
+            .collect();
+        for u in stale {
+            live.near.remove(u);
+        }
+    }
+
+    /// Opts an envoy in to or out of dispatch (as the store says; see
+    /// [`pp_store::UserStore::set_available`]).
+    pub fn set_available(&self, user: UserId, available: bool) {
+        let mut live = self.write();
+        if available {
+            live.opted_out.remove(&user);
+            if let Some(at) = live.points.get(&user).map(|p| (p.lat, p.lng)) {
+                if let Ok(at) = LatLng::new(at.0, at.1) {
+                    live.near.set(user, at);
+                }
+            }
+        } else {
+            live.opted_out.insert(user);
+            live.near.remove(user);
+        }
+    }
+
+    /// Whether the envoy may be alerted (has not opted out).
+    pub fn is_available(&self, user: UserId) -> bool {
+        !self.read().opted_out.contains(&user)
     }
 
     /// Whether the index is empty.
@@ -89,8 +177,8 @@ impl LiveIndex {
     /// Envoys seen at or after `since`, with their latest point.
     pub fn seen_since(&self, since: Timestamp) -> Vec<(UserId, Position)> {
         let since = to_millis(since);
-        let points = self.points.read().unwrap_or_else(|e| e.into_inner());
-        points
+        let live = self.read();
+        live.points
             .iter()
             .filter(|(_, p)| p.ts_ms >= since)
             .filter_map(|(u, p)| Some((*u, p.position()?)))
@@ -99,17 +187,24 @@ impl LiveIndex {
 
     /// Moves each envoy to its point when that is later than what the index holds.
     fn advance(&self, latest: impl IntoIterator<Item = (UserId, Position)>) {
-        let mut points = self.points.write().unwrap_or_else(|e| e.into_inner());
+        let mut live = self.write();
+        let live = &mut *live;
         for (user, p) in latest {
             let new = LivePoint::of(&p);
-            points
-                .entry(user)
-                .and_modify(|old| {
-                    if new.ts_ms > old.ts_ms {
-                        *old = new;
-                    }
-                })
-                .or_insert(new);
+            let moved = match live.points.entry(user) {
+                Entry::Occupied(mut old) if new.ts_ms > old.get().ts_ms => {
+                    old.insert(new);
+                    true
+                }
+                Entry::Occupied(_) => false,
+                Entry::Vacant(v) => {
+                    v.insert(new);
+                    true
+                }
+            };
+            if moved && !live.opted_out.contains(&user) {
+                live.near.set(user, p.at);
+            }
         }
     }
 }
@@ -160,6 +255,9 @@ impl Ingest {
         clock: Arc<dyn Clock>,
     ) -> Result<Ingest, StoreError> {
         let live = Arc::new(LiveIndex::default());
+        for user in store.unavailable_users().await? {
+            live.set_available(user, false);
+        }
         live.advance(
             store
                 .latest_positions(since)
@@ -168,6 +266,7 @@ impl Ingest {
                 .map(|l| (l.user, l.position)),
         );
         let now = clock.now();
+        live.sweep(now - chrono::Duration::minutes(LIVE_MINUTES));
         let recent: Vec<UserId> = live
             .seen_since(now - chrono::Duration::minutes(LIVE_MINUTES))
             .into_iter()

@@ -1,6 +1,7 @@
 //! Background jobs, run every `job_interval` while the server serves: finish patrols whose
 //! task window has ended (crediting the qualified members), purge raw positions past the
-//! retention period, and purge expired sessions. Every job is safe to run on several nodes at
+//! retention period, purge expired sessions, and take envoys not seen for 10 minutes out of the
+//! nearest search. Every job is safe to run on several nodes at
 //! once: the store settles races (finishing twice changes nothing; deleting twice deletes once).
 
 use crate::state::AppState;
@@ -62,6 +63,11 @@ pub async fn run_once(state: &AppState, sweep: &mut Sweep) -> anyhow::Result<Rou
         tokio::task::yield_now().await;
     }
     round.sessions_purged = state.store.purge_sessions(now).await?;
+    // envoys not seen lately leave the nearest search (they come back with their next point)
+    state
+        .ingest
+        .live()
+        .sweep(now - chrono::Duration::minutes(pp_domain::heat::LIVE_MINUTES));
     Ok(round)
 }
 

@@ -99,6 +99,11 @@ pub trait UserStore: Send + Sync {
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
     /// Deletes sessions that expired before `now`; returns how many.
     async fn purge_sessions(&self, now: Timestamp) -> StoreResult<u64>;
+    /// Opts `user` in to (`true`) or out of emergency dispatch; `NotFound("user")` for an
+    /// unknown user.
+    async fn set_available(&self, user: UserId, available: bool) -> StoreResult<()>;
+    /// The users who opted out of emergency dispatch.
+    async fn unavailable_users(&self) -> StoreResult<Vec<UserId>>;
     /// Creates many accounts in one transaction (bulk onboarding, benchmark workloads); a
     /// phone that is registered already is skipped. Returns how many were created.
     async fn create_users_bulk(&self, users: &[NewUser], now: Timestamp) -> StoreResult<u64>;

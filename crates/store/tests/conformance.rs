@@ -1329,3 +1329,24 @@ async fn envoy_cards_name_the_current_team() {
         assert!(store.envoy_cards(&[]).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn envoys_opt_out_of_dispatch_and_back_in() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let (a, c) = (
+            user(&store, 1, Role::Envoy).await.id,
+            user(&store, 2, Role::Envoy).await.id,
+        );
+        assert!(store.unavailable_users().await.unwrap().is_empty(), "{b:?}");
+        store.set_available(a, false).await.unwrap();
+        store.set_available(c, true).await.unwrap();
+        assert_eq!(store.unavailable_users().await.unwrap(), [a], "{b:?}");
+        store.set_available(a, true).await.unwrap();
+        assert!(store.unavailable_users().await.unwrap().is_empty());
+        assert!(matches!(
+            store.set_available(UserId::new(), false).await,
+            Err(StoreError::NotFound("user"))
+        ));
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, assembled with its OpenAPI document.
 
 pub mod auth;
+pub mod envoys;
 pub mod heat;
 pub mod ledger;
 pub mod positions;
@@ -35,6 +36,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "positions", description = "Envoys' positions while patrolling"),
         (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
+        (name = "dispatch", description = "Emergencies: the nearest available envoys"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -66,7 +68,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(teams::router())
         .merge(positions::router())
         .merge(ledger::router())
-        .merge(heat::router());
+        .merge(heat::router())
+        .merge(envoys::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)
         .merge(system::router())

@@ -290,6 +290,25 @@ impl UserStore for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn set_available(&self, user: UserId, available: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET available = $1 WHERE id = $2")
+            .bind(available)
+            .bind(user.0)
+            .execute(&self.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn unavailable_users(&self) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE NOT available")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
     async fn create_users_bulk(&self, users: &[NewUser], now: Timestamp) -> StoreResult<u64> {
         if users.iter().any(|u| u.department.is_some()) {
             return Err(DomainError::invalid(
