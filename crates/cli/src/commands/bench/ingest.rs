@@ -72,15 +72,15 @@ struct Answer {
     rejected: Vec<serde::de::IgnoredAny>,
 }
 
-/// What the answers added up to.
+/// What the answers of `POST /positions` added up to (also `bench nearest`'s).
 #[derive(Debug, Default)]
-struct Report {
-    accepted: u64,
-    duplicates: u64,
-    flagged: u64,
-    rejected: u64,
+pub(super) struct Report {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub flagged: u64,
+    pub rejected: u64,
     /// 2xx answers that were not an ingest report
-    unreadable: u64,
+    pub unreadable: u64,
 }
 
 impl Tally for Report {

@@ -9,12 +9,15 @@
 //!   database through the ingest pipeline, and writes sessions for `ingest` and a commander's
 //!   session and the time shift for `heatmap`.
 //! * `ingest` ([`ingest`]): measures `POST /positions` of a running server.
+//! * `nearest` ([`nearest`]): measures `GET /envoys/nearest` of a running server, checks its
+//!   recall, and times the same search in process and in Redis.
 //! * `heatmap` ([`heatmap`]): measures `GET /heatmap` and a heat tile of a running server,
 //!   checks its counts against a reference, and times the PostGIS peer on the same footprints.
 
 mod heatmap;
 mod ingest;
 mod load;
+mod nearest;
 mod workload;
 
 use crate::config::SettingsArgs;
@@ -56,6 +59,12 @@ pub enum BenchCommand {
     /// by cell, and times the PostGIS peer (GROUP BY a precomputed H3 column, ST_SnapToGrid)
     /// on the same footprints.
     Heatmap(heatmap::HeatmapArgs),
+    /// `GET /envoys/nearest` against a running server on a loaded database (see `bench
+    /// load`): posts the workload's active volunteers at their ages so that the server's
+    /// 10-minute window is the workload's, checks recall against queries_expected.csv, times
+    /// it at concurrency 1 and `--concurrency`, and compares with the same search in process
+    /// (`PointIndex`) and in Redis (`GEOSEARCH`, if one answers at 127.0.0.1:6379).
+    Nearest(nearest::NearestArgs),
 }
 
 /// Shared flags.
@@ -109,6 +118,7 @@ pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<(
         BenchCommand::Load(a) => load::run(&settings.load()?, a).await,
         BenchCommand::Ingest(a) => ingest::run(a).await,
         BenchCommand::Heatmap(a) => heatmap::run(a).await,
+        BenchCommand::Nearest(a) => nearest::run(a).await,
     }
 }
 
