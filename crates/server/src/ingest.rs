@@ -14,6 +14,7 @@
 //! are written by the same commit (the store adds each new point to its hourly cell row), and
 //! its in-memory [`HeatIndex`] moves forward at the same place as the live index.
 
+use crate::events::{Audience, EventBus};
 use crate::heat::HeatIndex;
 use pp_domain::heat::LIVE_MINUTES;
 use pp_domain::position::Position;
@@ -232,6 +233,8 @@ struct Consumers {
     live: Arc<LiveIndex>,
     heat: Arc<HeatIndex>,
     clock: Arc<dyn Clock>,
+    /// where the envoys' new latest positions go, for the commanders watching them
+    events: Option<Arc<dyn EventBus>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -253,6 +256,7 @@ impl Ingest {
         since: Timestamp,
         writers: usize,
         clock: Arc<dyn Clock>,
+        events: Option<Arc<dyn EventBus>>,
     ) -> Result<Ingest, StoreError> {
         let live = Arc::new(LiveIndex::default());
         for user in store.unavailable_users().await? {
@@ -300,6 +304,7 @@ impl Ingest {
             live: Arc::clone(&live),
             heat: Arc::clone(&heat),
             clock,
+            events,
         };
         for _ in 0..writers.max(1) {
             tokio::spawn(write_loop(
@@ -365,14 +370,38 @@ async fn next_group(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
     Some(group)
 }
 
+/// Tells the commanders watching live positions where the envoys of a commit are now.
+fn publish_positions(events: &dyn EventBus, latest: &[(UserId, Position)], now: Timestamp) {
+    if latest.is_empty() {
+        return;
+    }
+    let points: Vec<serde_json::Value> = latest
+        .iter()
+        .map(|(user, p)| {
+            serde_json::json!({
+                "user_id": user, "lat": p.at.lat, "lng": p.at.lng,
+                "accuracy_m": p.accuracy_m, "ts": p.ts,
+            })
+        })
+        .collect();
+    events.publish(
+        "positions",
+        Audience::PositionWatchers,
+        serde_json::json!({ "points": points }),
+        now,
+    );
+}
+
 async fn write_loop(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>, to: Consumers) {
     while let Some(group) = next_group(&rx).await {
         let (batches, replies): (Vec<PositionBatch>, Vec<_>) =
             group.into_iter().map(|j| (j.batch, j.reply)).unzip();
         match store.append_positions(&batches).await {
             Ok(new) => {
-                to.live
-                    .advance(batches.iter().zip(&new).filter_map(|(b, new)| {
+                let latest: Vec<(UserId, Position)> = batches
+                    .iter()
+                    .zip(&new)
+                    .filter_map(|(b, new)| {
                         let latest = b
                             .points()
                             .iter()
@@ -381,7 +410,12 @@ async fn write_loop(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>, 
                             .map(|(p, _)| *p)
                             .next_back()?;
                         Some((b.user, latest))
-                    }));
+                    })
+                    .collect();
+                if let Some(events) = to.events.as_ref().filter(|e| e.positions_watched()) {
+                    publish_positions(events.as_ref(), &latest, to.clock.now());
+                }
+                to.live.advance(latest);
                 let now = to.clock.now();
                 for (b, new) in batches.iter().zip(&new) {
                     to.heat.record(b.user, b.points(), b.cells(), new, now);

@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod heat;
 pub mod ingest;
@@ -119,9 +120,14 @@ pub async fn serve(
     }
     let jobs_stop = shutdown.child_token();
     let jobs = tokio::spawn(jobs::run(state.clone(), jobs_stop.clone()));
+    let streams = state.stopping.clone();
     let app = router(state);
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            // event streams never end by themselves
+            streams.cancel();
+        })
         .await;
     jobs_stop.cancel();
     upkeep.abort();

@@ -69,5 +69,9 @@ pub async fn finish(
             });
         }
     }
-    state.store.finish_team(team_id, by, &outcomes, now).await
+    let outcome = state.store.finish_team(team_id, by, &outcomes, now).await?;
+    if !outcome.already_finished {
+        crate::routes::teams::announce(state, team_id, "finished", by, None).await;
+    }
+    Ok(outcome)
 }

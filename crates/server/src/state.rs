@@ -1,6 +1,7 @@
 //! What every handler can reach: the store, the settings, the clock, the join-token secret
 //! and the metrics registry. No statics: a process may hold many states (the tests do).
 
+use crate::events::{EventBus, LocalBus};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::sessions::SessionCache;
@@ -82,6 +83,11 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// Recently looked-up sessions.
     pub sessions: Arc<SessionCache>,
+    /// Live events for the users' streams (in-process; see [`crate::events`]).
+    pub events: Arc<dyn EventBus>,
+    /// Cancelled when the server shuts down: open event streams end then, so that the
+    /// graceful shutdown does not wait for clients that never hang up.
+    pub stopping: tokio_util::sync::CancellationToken,
     join_secret: Arc<[u8]>,
 }
 
@@ -116,11 +122,13 @@ impl AppState {
             DbKind::Sqlite => 1,
             DbKind::Postgres => POSTGRES_WRITERS,
         };
+        let events: Arc<dyn EventBus> = Arc::new(LocalBus::default());
         let ingest = Ingest::start(
             Arc::clone(&store),
             clock.now() - config.retention(),
             writers,
             Arc::clone(&clock),
+            Some(Arc::clone(&events)),
         )
         .await?;
         Ok(AppState {
@@ -130,6 +138,8 @@ impl AppState {
             metrics: Arc::new(Metrics::new()?),
             ingest: Arc::new(ingest),
             sessions: Arc::new(SessionCache::default()),
+            events,
+            stopping: tokio_util::sync::CancellationToken::new(),
             join_secret: secret.into(),
         })
     }

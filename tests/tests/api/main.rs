@@ -13,5 +13,6 @@ mod ledger;
 mod openapi;
 mod patrol;
 mod positions;
+mod stream;
 mod tasks;
 mod teams;

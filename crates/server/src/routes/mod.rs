@@ -5,6 +5,7 @@ pub mod envoys;
 pub mod heat;
 pub mod ledger;
 pub mod positions;
+pub mod stream;
 pub mod system;
 pub mod tasks;
 pub mod teams;
@@ -36,7 +37,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "positions", description = "Envoys' positions while patrolling"),
         (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
-        (name = "dispatch", description = "Emergencies: the nearest available envoys"),
+        (name = "dispatch", description = "Emergencies: the nearest available envoys; the live event stream"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -69,7 +70,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(positions::router())
         .merge(ledger::router())
         .merge(heat::router())
-        .merge(envoys::router());
+        .merge(envoys::router())
+        .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)
         .merge(system::router())

@@ -193,6 +193,33 @@ fn team_body(state: &AppState, view: TeamView, task: &Task, viewer: UserId) -> T
 }
 
 /// Loads a team and its task and renders it for `viewer`.
+/// Tells a team's members (and `also`: whoever just left or was removed) on their streams that
+/// the team changed: event `team`, `{team_id, change, by, state}`; the app then reads the team
+/// again. The change is made already, so trouble here is logged, not answered.
+pub(crate) async fn announce(
+    state: &AppState,
+    team: TeamId,
+    change: &'static str,
+    by: Option<UserId>,
+    also: Option<UserId>,
+) {
+    match state.store.team(team).await {
+        Ok(view) => {
+            let mut to: Vec<UserId> = view.members.iter().map(|m| m.user_id).collect();
+            to.extend(also);
+            state.events.publish(
+                "team",
+                crate::events::Audience::Users(to),
+                serde_json::json!({
+                    "team_id": team, "change": change, "by": by, "state": view.team.state,
+                }),
+                state.clock.now(),
+            );
+        }
+        Err(e) => tracing::warn!(%team, error = %e, "team change not announced"),
+    }
+}
+
 async fn load_team_body(state: &AppState, id: TeamId, viewer: UserId) -> ApiResult<TeamBody> {
     let view = state.store.team(id).await?;
     let task = state.store.task(view.team.task_id).await?;
@@ -360,6 +387,7 @@ pub async fn join(
         ));
     }
     state.store.join_team(team, auth.user.id, now).await?;
+    announce(&state, team, "joined", Some(auth.user.id), None).await;
     Ok(Json(load_team_body(&state, team, auth.user.id).await?))
 }
 
@@ -404,6 +432,7 @@ pub async fn leave(
             leader_id: None,
         },
     };
+    announce(&state, id, "left", Some(auth.user.id), Some(auth.user.id)).await;
     Ok(Json(body))
 }
 
@@ -436,6 +465,7 @@ pub async fn remove_member(
         .store
         .remove_member(id, auth.user.id, user_id, state.clock.now())
         .await?;
+    announce(&state, id, "removed", Some(auth.user.id), Some(user_id)).await;
     Ok(NoContent)
 }
 
@@ -550,6 +580,7 @@ pub async fn start(
         .start_team(id, auth.user.id, at, &sha256, now)
         .await?;
     tracing::info!(team = %team.id, photo = %sha256, "patrol started");
+    announce(&state, id, "started", Some(auth.user.id), None).await;
     Ok(Json(load_team_body(&state, id, auth.user.id).await?))
 }
 

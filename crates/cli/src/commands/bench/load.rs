@@ -221,6 +221,7 @@ pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
             now - chrono::Duration::days(i64::from(settings.retention_days)),
             writers,
             Arc::new(pp_domain::time::SystemClock),
+            None,
         )
         .await?,
     );
