@@ -18,6 +18,7 @@ mod heatmap;
 mod ingest;
 mod load;
 mod nearest;
+mod stream;
 mod workload;
 
 use crate::config::SettingsArgs;
@@ -65,6 +66,9 @@ pub enum BenchCommand {
     /// it at concurrency 1 and `--concurrency`, and compares with the same search in process
     /// (`PointIndex`) and in Redis (`GEOSEARCH`, if one answers at 127.0.0.1:6379).
     Nearest(nearest::NearestArgs),
+    /// Hold `--clients` event streams (`GET /stream`) of a running server open at once, one
+    /// envoy of bench load's sessions each, and print the server's memory per stream.
+    Stream(stream::StreamArgs),
 }
 
 /// Shared flags.
@@ -119,6 +123,7 @@ pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<(
         BenchCommand::Ingest(a) => ingest::run(a).await,
         BenchCommand::Heatmap(a) => heatmap::run(a).await,
         BenchCommand::Nearest(a) => nearest::run(a).await,
+        BenchCommand::Stream(a) => stream::run(a).await,
     }
 }
 
