@@ -82,7 +82,8 @@ pub trait EventBus: Send + Sync + std::fmt::Debug {
     /// New events from now on.
     fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
     /// The kept events after `last_id` (the replay of a reconnecting client), oldest first;
-    /// `None` when some of them are no longer kept.
+    /// `None` when some of them are no longer kept, or `last_id` is not one of this bus's
+    /// (an id from before a restart, or from another node).
     fn since(&self, last_id: u64) -> Option<Vec<Arc<Event>>>;
     /// Whether anyone watches positions now (so the ingest pipeline can skip making them).
     fn positions_watched(&self) -> bool;
@@ -165,7 +166,7 @@ impl EventBus for LocalBus {
     fn since(&self, last_id: u64) -> Option<Vec<Arc<Event>>> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let first = log.events.front().map_or(log.next_id, |e| e.id);
-        if last_id + 1 < first {
+        if last_id.saturating_add(1) < first || last_id >= log.next_id {
             return None;
         }
         Some(
@@ -222,6 +223,9 @@ mod tests {
         assert_eq!(bus.since(0).unwrap().len(), 2);
         assert_eq!(bus.since(1).unwrap().len(), 1);
         assert!(bus.since(2).unwrap().is_empty());
+        // an id this bus never gave (before a restart, another node) cannot be replayed from
+        assert!(bus.since(3).is_none());
+        assert!(bus.since(u64::MAX).is_none());
         // five minutes later the old ones are gone: a replay from before them is refused
         bus.publish(
             "team",

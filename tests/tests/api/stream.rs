@@ -160,6 +160,12 @@ async fn positions_are_for_the_command_centre_and_bad_streams_are_refused() {
             "invalid_query",
         );
         expect_error(&app.get("/stream", "nope").await, 401, "unauthorized");
+        // an id this server never gave (from before a restart): a reset, then live events
+        let mut s = Stream::open(app, "", &envoy, Some(999_999)).await;
+        let reset = s.next().await;
+        assert_eq!((reset.event.as_str(), reset.id), ("reset", None));
+        let s2 = Stream::open(app, "&last_event_id=18446744073709551615", &envoy, None).await;
+        drop(s2);
     })
     .await;
 }

@@ -157,7 +157,8 @@ pub async fn stream(
     let (backlog, reset, last) = match last_id {
         Some(id) => match bus.since(id) {
             Some(missed) => (missed.into(), false, id),
-            None => (VecDeque::new(), true, id),
+            // what was missed is gone, or the id is not this bus's: from now on
+            None => (VecDeque::new(), true, 0),
         },
         None => (VecDeque::new(), false, 0),
     };
