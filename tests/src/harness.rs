@@ -411,6 +411,18 @@ impl TestApp {
         }
     }
 
+    /// A second server state on this app's database, data dir and clock: what a restart builds
+    /// from the store (its live, heat and availability indexes), to compare with this one.
+    pub async fn restarted_state(&self) -> AppState {
+        AppState::new(
+            self.store.clone(),
+            ServerConfig::new(self.public_url(), self.data_dir.path()),
+            self.clock.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// The server's public URL (`http://127.0.0.1:PORT`).
     pub fn public_url(&self) -> String {
         format!("http://{}", self.addr)

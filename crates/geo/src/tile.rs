@@ -76,6 +76,21 @@ impl Tile {
         Ok(Tile { z, x, y })
     }
 
+    /// The tile at zoom `z` holding `p` (points beyond the Mercator square's ±85.05° or on its
+    /// eastern edge go to the nearest tile); `invalid_tile` when `z` > [`Tile::MAX_ZOOM`].
+    pub fn containing(p: LatLng, z: u8) -> Result<Tile, GeoError> {
+        if z > Tile::MAX_ZOOM {
+            return Tile::new(z, 0, 0);
+        }
+        let n = f64::from(1_u32 << z);
+        let lat = p.lat.to_radians();
+        let x = ((p.lng + 180.0) / 360.0 * n).floor();
+        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / PI) / 2.0 * n).floor();
+        // NaN (at a pole) becomes 0 in the cast; the clamp keeps the edges inside
+        let last = n - 1.0;
+        Tile::new(z, x.clamp(0.0, last) as u32, y.clamp(0.0, last) as u32)
+    }
+
     /// The tile's extent in WGS-84 degrees (latitudes from the inverse Mercator).
     pub fn bbox(&self) -> BBox {
         let n = self.tiles_per_side();
@@ -387,6 +402,16 @@ mod tests {
         let tower = ll(TOWER.0, TOWER.1);
         let tile = slippy_tile(TOWER.0, TOWER.1, 14);
         assert_eq!((tile.x, tile.y), (13349, 7110));
+        assert_eq!(Tile::containing(tower, 14).unwrap(), tile);
+        assert_eq!(
+            Tile::containing(ll(89.0, 180.0), 3).unwrap(),
+            Tile::new(3, 7, 0).unwrap()
+        );
+        assert_eq!(
+            Tile::containing(ll(-90.0, -180.0), 3).unwrap(),
+            Tile::new(3, 0, 7).unwrap()
+        );
+        assert!(Tile::containing(tower, 23).is_err());
         assert!(tile.bbox().contains(tower));
         let (x, y) = tile.pixel(tower);
         assert!(

@@ -71,7 +71,8 @@ pub async fn finish(
     }
     let outcome = state.store.finish_team(team_id, by, &outcomes, now).await?;
     if !outcome.already_finished {
-        crate::routes::teams::announce(state, team_id, "finished", by, None).await;
+        let members = outcome.members.iter().map(|m| m.user_id).collect();
+        crate::routes::teams::announce(state, team_id, "finished", by, outcome.team.state, members);
     }
     Ok(outcome)
 }

@@ -3,7 +3,6 @@
 
 use chrono::Duration;
 use e2e::{expect, expect_error, north_of_tower, on_each_backend, point, TestApp};
-use pp_server::{AppState, ServerConfig};
 use serde_json::{json, Value};
 
 const NEAR: &str = "/envoys/nearest?lat=23.1066&lng=113.3245";
@@ -96,13 +95,7 @@ async fn the_nearest_available_envoys_come_nearest_first() {
                 .json(&json!({"available": false})),
         )
         .await;
-        let restarted = AppState::new(
-            app.store.clone(),
-            ServerConfig::new(app.public_url(), app.data_dir.path()),
-            app.clock.clone(),
-        )
-        .await
-        .unwrap();
+        let restarted = app.restarted_state().await;
         let live = restarted.ingest.live();
         assert!(!live.is_available(opted_id.parse().unwrap()));
         let near = live.nearest(

@@ -8,7 +8,6 @@ use e2e::{
 };
 use pp_domain::heat::{HeatWindow, DEFAULT_RES};
 use pp_geo::tile::Tile;
-use pp_server::{AppState, ServerConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -161,13 +160,7 @@ async fn the_heat_map_counts_visits_and_distinct_envoys_per_cell_and_window() {
         );
 
         // the aggregates are in the store: a restarted server has the same map
-        let restarted = AppState::new(
-            app.store.clone(),
-            ServerConfig::new(app.public_url(), app.data_dir.path()),
-            app.clock.clone(),
-        )
-        .await
-        .unwrap();
+        let restarted = app.restarted_state().await;
         for window in [HeatWindow::Days(7), HeatWindow::Days(30)] {
             for res in 7..=10 {
                 let span = window.span(app.now());
@@ -224,13 +217,9 @@ async fn bad_heat_map_requests_are_refused_with_the_reason() {
 
 /// The z-14 tile holding Canton Tower, and the tower's pixel in it.
 fn tower_tile() -> (Tile, (u32, u32)) {
-    let z = 14;
-    let n = f64::from(1u32 << z);
-    let x = ((TOWER_LNG + 180.0) / 360.0 * n) as u32;
-    let lat = TOWER_LAT.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
-    let tile = Tile::new(z, x, y).unwrap();
-    let (px, py) = tile.pixel(pp_geo::LatLng::new(TOWER_LAT, TOWER_LNG).unwrap());
+    let tower = pp_geo::LatLng::new(TOWER_LAT, TOWER_LNG).unwrap();
+    let tile = Tile::containing(tower, 14).unwrap();
+    let (px, py) = tile.pixel(tower);
     (tile, (px as u32, py as u32))
 }
 

@@ -192,34 +192,51 @@ fn team_body(state: &AppState, view: TeamView, task: &Task, viewer: UserId) -> T
     }
 }
 
-/// Loads a team and its task and renders it for `viewer`.
-/// Tells a team's members (and `also`: whoever just left or was removed) on their streams that
-/// the team changed: event `team`, `{team_id, change, by, state}`; the app then reads the team
-/// again. The change is made already, so trouble here is logged, not answered.
-pub(crate) async fn announce(
+/// Tells `to` (a team's members, and whoever just left it) on their streams that the team
+/// changed: event `team`, `{team_id, change, by, state}`; the app then reads the team again.
+pub(crate) fn announce(
     state: &AppState,
     team: TeamId,
     change: &'static str,
     by: Option<UserId>,
-    also: Option<UserId>,
+    team_state: TeamState,
+    to: Vec<UserId>,
+) {
+    state.events.publish(
+        "team",
+        crate::events::Audience::Users(to),
+        serde_json::json!({ "team_id": team, "change": change, "by": by, "state": team_state }),
+        state.clock.now(),
+    );
+}
+
+/// [`announce`] for a change whose handler holds no view of the team: reads it, and tells its
+/// members and `gone` (who left or was removed). The change is made already, so trouble here
+/// is logged, not answered.
+async fn announce_departure(
+    state: &AppState,
+    team: TeamId,
+    change: &'static str,
+    by: UserId,
+    gone: UserId,
 ) {
     match state.store.team(team).await {
         Ok(view) => {
             let mut to: Vec<UserId> = view.members.iter().map(|m| m.user_id).collect();
-            to.extend(also);
-            state.events.publish(
-                "team",
-                crate::events::Audience::Users(to),
-                serde_json::json!({
-                    "team_id": team, "change": change, "by": by, "state": view.team.state,
-                }),
-                state.clock.now(),
-            );
+            to.push(gone);
+            announce(state, team, change, Some(by), view.team.state, to);
         }
         Err(e) => tracing::warn!(%team, error = %e, "team change not announced"),
     }
 }
 
+/// Tells the members of a team just rendered in `body` that it changed.
+fn announce_body(state: &AppState, body: &TeamBody, change: &'static str, by: UserId) {
+    let to = body.members.iter().map(|m| m.user_id).collect();
+    announce(state, body.id, change, Some(by), body.state, to);
+}
+
+/// Loads a team and its task and renders it for `viewer`.
 async fn load_team_body(state: &AppState, id: TeamId, viewer: UserId) -> ApiResult<TeamBody> {
     let view = state.store.team(id).await?;
     let task = state.store.task(view.team.task_id).await?;
@@ -387,8 +404,9 @@ pub async fn join(
         ));
     }
     state.store.join_team(team, auth.user.id, now).await?;
-    announce(&state, team, "joined", Some(auth.user.id), None).await;
-    Ok(Json(load_team_body(&state, team, auth.user.id).await?))
+    let body = load_team_body(&state, team, auth.user.id).await?;
+    announce_body(&state, &body, "joined", auth.user.id);
+    Ok(Json(body))
 }
 
 /// Leave a team. The leader's place passes to the earliest member; the last one out
@@ -432,7 +450,7 @@ pub async fn leave(
             leader_id: None,
         },
     };
-    announce(&state, id, "left", Some(auth.user.id), Some(auth.user.id)).await;
+    announce_departure(&state, id, "left", auth.user.id, auth.user.id).await;
     Ok(Json(body))
 }
 
@@ -465,7 +483,7 @@ pub async fn remove_member(
         .store
         .remove_member(id, auth.user.id, user_id, state.clock.now())
         .await?;
-    announce(&state, id, "removed", Some(auth.user.id), Some(user_id)).await;
+    announce_departure(&state, id, "removed", auth.user.id, user_id).await;
     Ok(NoContent)
 }
 
@@ -580,8 +598,9 @@ pub async fn start(
         .start_team(id, auth.user.id, at, &sha256, now)
         .await?;
     tracing::info!(team = %team.id, photo = %sha256, "patrol started");
-    announce(&state, id, "started", Some(auth.user.id), None).await;
-    Ok(Json(load_team_body(&state, id, auth.user.id).await?))
+    let body = load_team_body(&state, id, auth.user.id).await?;
+    announce_body(&state, &body, "started", auth.user.id);
+    Ok(Json(body))
 }
 
 /// One member's patrol progress.

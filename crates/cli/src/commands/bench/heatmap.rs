@@ -48,6 +48,7 @@ use pp_domain::heat::HOUR_MS;
 use pp_domain::position::{validate_history, Crs, PointIn, Position, MAX_BATCH};
 use pp_domain::time::{from_millis, Clock as _, SystemClock};
 use pp_geo::cells::{cell_boundary, cell_string, Cells};
+use pp_geo::tile::Tile;
 use pp_geo::LatLng;
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
@@ -343,7 +344,7 @@ pub async fn run(a: HeatmapArgs) -> anyhow::Result<()> {
         .await?;
         named.push((*d, m.0));
     }
-    let (x, y) = tile_of(CANTON_TOWER.0, CANTON_TOWER.1, TILE_ZOOM);
+    let Tile { x, y, .. } = tile_of(CANTON_TOWER.0, CANTON_TOWER.1, TILE_ZOOM)?;
     let tile_window = format!("{}d", meta.days);
     let tile = measure_tile(
         &format!("GET /api/v1/tiles/heat/{tile_window}/{TILE_ZOOM}/{x}/{y}.png (Canton Tower)"),
@@ -705,12 +706,8 @@ fn sizes(s: &Size) -> String {
 }
 
 /// The XYZ tile (Web Mercator, as OpenStreetMap's) holding a point.
-fn tile_of(lat: f64, lng: f64, z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lng + 180.0) / 360.0 * n).floor();
-    let r = lat.to_radians();
-    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
-    (x as u32, y as u32)
+fn tile_of(lat: f64, lng: f64, z: u8) -> anyhow::Result<Tile> {
+    Ok(Tile::containing(LatLng::new(lat, lng)?, z)?)
 }
 
 /// The outcome of comparing our cells with a reference.
@@ -1356,9 +1353,10 @@ mod tests {
     #[test]
     fn canton_tower_tile_is_the_osm_one() {
         // x = (lng + 180) / 360 * 2^14 = 13349.6; y = (1 - asinh(tan(lat)) / pi) / 2 * 2^14 = 7110.6
-        assert_eq!(tile_of(CANTON_TOWER.0, CANTON_TOWER.1, 14), (13349, 7110));
-        assert_eq!(tile_of(0.0, 0.0, 1), (1, 1));
-        assert_eq!(tile_of(85.0, -179.9, 3), (0, 0));
+        let xy = |lat, lng, z| tile_of(lat, lng, z).map(|t| (t.x, t.y)).unwrap();
+        assert_eq!(xy(CANTON_TOWER.0, CANTON_TOWER.1, 14), (13349, 7110));
+        assert_eq!(xy(0.0, 0.0, 1), (1, 1));
+        assert_eq!(xy(85.0, -179.9, 3), (0, 0));
     }
 
     #[test]
