@@ -374,6 +374,7 @@ impl TestApp {
         // the background jobs (finishing overdue patrols, retention) follow the test clock
         // within a fraction of a second; see [`TestApp::wait_for`]
         config.job_interval = JOB_INTERVAL;
+        config.dispatch_interval = JOB_INTERVAL;
         let state = AppState::new(store.clone(), config, clock.clone())
             .await
             .unwrap();

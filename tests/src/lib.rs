@@ -11,6 +11,7 @@
 )]
 
 pub mod harness;
+pub mod sse;
 
 pub use harness::{
     expect, expect_error, jpeg_photo, member_of, north_of_tower, on_each_backend, outcomes,
@@ -19,3 +20,4 @@ pub use harness::{
     TOWER_LNG,
 };
 pub use pp_store::testing::{backends, Backend};
+pub use sse::{Sse, Stream};

@@ -29,10 +29,19 @@ pub struct Settings {
     pub job_interval_secs: u64,
     /// Heat map cells with fewer distinct envoys are hidden from all but the command centre.
     pub heat_min_envoys: u32,
+    /// Envoys a dispatch alerts beyond those it needs (some decline or do not answer).
+    pub dispatch_overfill: u32,
+    /// Seconds an alert waits for an answer before it passes to the next nearest envoy.
+    pub dispatch_alert_timeout_secs: u32,
+    /// Seconds a dispatch waits for enough acceptances before its radius doubles.
+    pub dispatch_escalate_secs: u32,
+    /// The widest a dispatch's radius grows (metres, at most 50,000).
+    pub dispatch_max_radius_m: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        let policy = pp_domain::dispatch::DispatchPolicy::default();
         Settings {
             database_url: None,
             listen: "127.0.0.1:8080".to_owned(),
@@ -43,8 +52,16 @@ impl Default for Settings {
             retention_days: pp_server::state::DEFAULT_RETENTION_DAYS,
             job_interval_secs: 30,
             heat_min_envoys: pp_domain::heat::DEFAULT_MIN_ENVOYS,
+            dispatch_overfill: policy.overfill,
+            dispatch_alert_timeout_secs: secs(policy.alert_timeout),
+            dispatch_escalate_secs: secs(policy.escalate_after),
+            dispatch_max_radius_m: policy.max_radius_m,
         }
     }
+}
+
+fn secs(d: chrono::Duration) -> u32 {
+    u32::try_from(d.num_seconds()).unwrap_or(u32::MAX)
 }
 
 /// Flags (and their environment variables) that override the config file.
@@ -105,11 +122,22 @@ impl SettingsArgs {
             settings.job_interval_secs > 0,
             "job_interval_secs must be positive"
         );
+        settings.dispatch_policy().validate()?;
         Ok(settings)
     }
 }
 
 impl Settings {
+    /// How dispatches alert, time out and widen.
+    pub fn dispatch_policy(&self) -> pp_domain::dispatch::DispatchPolicy {
+        pp_domain::dispatch::DispatchPolicy {
+            overfill: self.dispatch_overfill,
+            alert_timeout: chrono::Duration::seconds(i64::from(self.dispatch_alert_timeout_secs)),
+            escalate_after: chrono::Duration::seconds(i64::from(self.dispatch_escalate_secs)),
+            max_radius_m: self.dispatch_max_radius_m,
+        }
+    }
+
     /// The database URL, defaulting to a SQLite file named `file` under the data dir.
     pub fn database_url_or(&self, file: &str) -> String {
         self.database_url

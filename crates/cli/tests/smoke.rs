@@ -143,17 +143,14 @@ async fn demo_seeds_a_district_and_can_restart() {
         let client = reqwest::Client::new();
         let commander = login(&client, &base, "13800000001", "peace-demo-2026").await;
         let token = commander["token"].as_str().expect("demo commander logs in");
-        let tasks: serde_json::Value = client
-            .get(format!(
-                "{base}/api/v1/tasks?near=23.1066,113.3245&radius_m=10000"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tasks = json_of(
+            client
+                .get(format!(
+                    "{base}/api/v1/tasks?near=23.1066,113.3245&radius_m=10000"
+                ))
+                .bearer_auth(token),
+        )
+        .await;
         let tasks = tasks["tasks"].as_array().unwrap();
         assert_eq!(
             tasks.len(),
@@ -169,25 +166,15 @@ async fn demo_seeds_a_district_and_can_restart() {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mut last = serde_json::Value::Null;
         let team = loop {
-            let me: serde_json::Value = client
-                .get(format!("{base}/api/v1/me"))
-                .bearer_auth(leader)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let me: serde_json::Value =
+                json_of(client.get(format!("{base}/api/v1/me")).bearer_auth(leader)).await;
             if let Some(team) = me["current_team_id"].as_str() {
-                last = client
-                    .get(format!("{base}/api/v1/teams/{team}/progress"))
-                    .bearer_auth(leader)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                last = json_of(
+                    client
+                        .get(format!("{base}/api/v1/teams/{team}/progress"))
+                        .bearer_auth(leader),
+                )
+                .await;
                 let members = last["members"].as_array().cloned().unwrap_or_default();
                 let walking = members.len() == 3
                     && members.iter().all(|m| {
@@ -208,6 +195,50 @@ async fn demo_seeds_a_district_and_can_restart() {
         };
         if let Some(previous) = &demo_team {
             assert_eq!(&team, previous, "a restart keeps the same team patrolling");
+        } else {
+            // the crowd's phones answer a dispatch: within 90 s some accept
+            let opened = json_of(
+                client
+                    .post(format!("{base}/api/v1/dispatches"))
+                    .bearer_auth(token)
+                    .json(
+                        &serde_json::json!({"lat": 23.1066, "lng": 113.3245, "radius_m": 800,
+                    "needed": 5, "message": "smoke test: lost child"}),
+                    ),
+            )
+            .await;
+            let id = opened["id"]
+                .as_str()
+                .expect("the dispatch opens")
+                .to_owned();
+            assert!(
+                !opened["recipients"].as_array().unwrap().is_empty(),
+                "crowd envoys near Canton Tower are alerted: {opened}"
+            );
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+            loop {
+                let d = json_of(
+                    client
+                        .get(format!("{base}/api/v1/dispatches/{id}"))
+                        .bearer_auth(token),
+                )
+                .await;
+                if d["counts"]["accepted"].as_u64().unwrap_or(0) >= 1 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "within 90 s a simulated envoy accepts: {d}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            let closed = client
+                .post(format!("{base}/api/v1/dispatches/{id}/close"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(closed.status(), 200);
         }
         demo_team = Some(team);
         stop(child);
@@ -232,6 +263,11 @@ async fn envoy_token(client: &reqwest::Client, base: &str, phone: &str, register
         .to_owned()
 }
 
+/// Sends a request and reads its JSON answer.
+async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// `POST /auth/login`; returns the answer's body (with `token` when it worked).
 async fn login(
     client: &reqwest::Client,
@@ -239,15 +275,12 @@ async fn login(
     phone: &str,
     password: &str,
 ) -> serde_json::Value {
-    client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"phone": phone, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"phone": phone, "password": password})),
+    )
+    .await
 }
 
 /// `POST /positions`, expecting 200; returns `(accepted, duplicates)`.

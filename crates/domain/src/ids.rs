@@ -60,3 +60,7 @@ id!(
     /// An entry of the rewards ledger.
     LedgerId
 );
+id!(
+    /// An emergency dispatch.
+    DispatchId
+);

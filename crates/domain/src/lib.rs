@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod dispatch;
 pub mod error;
 pub mod heat;
 pub mod ids;
@@ -19,5 +20,5 @@ pub mod team;
 pub mod time;
 
 pub use error::{DomainError, DomainResult};
-pub use ids::{DepartmentId, LedgerId, TaskId, TeamId, UserId};
+pub use ids::{DepartmentId, DispatchId, LedgerId, TaskId, TeamId, UserId};
 pub use role::Role;

@@ -273,6 +273,8 @@ impl From<StoreError> for ApiError {
                     "team" => "team_not_found",
                     "user" => "user_not_found",
                     "member" => "member_not_found",
+                    "dispatch" => "dispatch_not_found",
+                    "alert" => "alert_not_found",
                     _ => "not_found",
                 };
                 Self::NotFound {
@@ -520,6 +522,8 @@ mod tests {
         check(StoreError::NotFound("team"), 404, "team_not_found");
         check(StoreError::NotFound("user"), 404, "user_not_found");
         check(StoreError::NotFound("member"), 404, "member_not_found");
+        check(StoreError::NotFound("dispatch"), 404, "dispatch_not_found");
+        check(StoreError::NotFound("alert"), 404, "alert_not_found");
         check(StoreError::NotFound("record"), 404, "not_found");
         check(StoreError::Conflict("phone_taken"), 409, "phone_taken");
         check(

@@ -81,6 +81,8 @@ struct Live {
     points: HashMap<UserId, LivePoint>,
     near: PointIndex<UserId>,
     opted_out: HashSet<UserId>,
+    /// envoys taken by an open dispatch (alerted and not answered, or accepted)
+    engaged: HashSet<UserId>,
 }
 
 /// An envoy found by [`LiveIndex::nearest`].
@@ -114,13 +116,25 @@ impl LiveIndex {
     }
 
     /// Up to `k` envoys available for dispatch within `radius_m` of `at`, nearest first:
-    /// seen at or after `since` and not opted out.
-    pub fn nearest(&self, at: LatLng, k: usize, radius_m: f64, since: Timestamp) -> Vec<Nearby> {
+    /// seen at or after `since`, not opted out, not engaged by an open dispatch, and not
+    /// `skip`ped.
+    pub fn nearest(
+        &self,
+        at: LatLng,
+        k: usize,
+        radius_m: f64,
+        since: Timestamp,
+        skip: impl Fn(UserId) -> bool,
+    ) -> Vec<Nearby> {
         let since = to_millis(since);
         let live = self.read();
-        let seen = |u: UserId| live.points.get(&u).is_some_and(|p| p.ts_ms >= since);
+        let keep = |u: UserId| {
+            live.points.get(&u).is_some_and(|p| p.ts_ms >= since)
+                && (live.engaged.is_empty() || !live.engaged.contains(&u))
+                && !skip(u)
+        };
         live.near
-            .nearest(at, k, radius_m, seen)
+            .nearest(at, k, radius_m, keep)
             .into_iter()
             .filter_map(|(user, distance_m)| {
                 Some(Nearby {
@@ -163,6 +177,24 @@ impl LiveIndex {
             live.opted_out.insert(user);
             live.near.remove(user);
         }
+    }
+
+    /// Marks envoys as taken by an open dispatch (`true`: they leave the nearest search) or
+    /// free again (`false`), as the store says (see [`pp_store::DispatchStore`]).
+    pub fn set_engaged(&self, users: impl IntoIterator<Item = UserId>, engaged: bool) {
+        let mut live = self.write();
+        for u in users {
+            if engaged {
+                live.engaged.insert(u);
+            } else {
+                live.engaged.remove(&u);
+            }
+        }
+    }
+
+    /// Whether the envoy is taken by an open dispatch.
+    pub fn is_engaged(&self, user: UserId) -> bool {
+        self.read().engaged.contains(&user)
     }
 
     /// Whether the envoy may be alerted (has not opted out).
@@ -262,6 +294,7 @@ impl Ingest {
         for user in store.unavailable_users().await? {
             live.set_available(user, false);
         }
+        live.set_engaged(store.engaged_envoys().await?, true);
         live.advance(
             store
                 .latest_positions(since)

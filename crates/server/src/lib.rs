@@ -13,6 +13,7 @@
 //! ```
 
 pub mod assets;
+pub mod dispatch;
 pub mod docs;
 pub mod error;
 pub mod events;
@@ -120,6 +121,7 @@ pub async fn serve(
     }
     let jobs_stop = shutdown.child_token();
     let jobs = tokio::spawn(jobs::run(state.clone(), jobs_stop.clone()));
+    let dispatches = tokio::spawn(dispatch::run(state.clone(), jobs_stop.clone()));
     let streams = state.stopping.clone();
     let app = router(state);
     let result = axum::serve(listener, app)
@@ -132,5 +134,6 @@ pub async fn serve(
     jobs_stop.cancel();
     upkeep.abort();
     let _ = jobs.await;
+    let _ = dispatches.await;
     result.map_err(Into::into)
 }

@@ -38,12 +38,19 @@ pub struct ServerConfig {
     pub job_interval: std::time::Duration,
     /// Heat map cells with fewer distinct envoys are hidden from all but the command centre.
     pub heat_min_envoys: u32,
+    /// How dispatches alert, time out and widen.
+    pub dispatch: pp_domain::dispatch::DispatchPolicy,
+    /// How often open dispatches are looked after (alerts expired and passed on, escalations).
+    pub dispatch_interval: std::time::Duration,
 }
 
 impl ServerConfig {
     /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes, raw
     /// positions 30 days; background jobs every 30 s; heat map cells of fewer than 3 envoys
-    /// hidden from all but the command centre.
+    /// hidden from all but the command centre; dispatches as [`DispatchPolicy::default`]
+    /// says, looked after every second.
+    ///
+    /// [`DispatchPolicy::default`]: pp_domain::dispatch::DispatchPolicy::default
     pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         let public_url: String = public_url.into();
         Self {
@@ -54,6 +61,8 @@ impl ServerConfig {
             retention_days: DEFAULT_RETENTION_DAYS,
             job_interval: std::time::Duration::from_secs(30),
             heat_min_envoys: pp_domain::heat::DEFAULT_MIN_ENVOYS,
+            dispatch: pp_domain::dispatch::DispatchPolicy::default(),
+            dispatch_interval: std::time::Duration::from_secs(1),
         }
     }
 

@@ -20,10 +20,11 @@ pub use model::*;
 
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
+use pp_domain::dispatch::Dispatch;
 use pp_domain::task::Task;
 use pp_domain::team::{LeaveOutcome, Team};
 use pp_domain::time::Timestamp;
-use pp_domain::{TaskId, TeamId, UserId};
+use pp_domain::{DispatchId, TaskId, TeamId, UserId};
 use pp_geo::LatLng;
 use std::sync::Arc;
 
@@ -271,10 +272,76 @@ pub trait LedgerStore: Send + Sync {
     async fn overdue_teams(&self, now: Timestamp) -> StoreResult<Vec<TeamId>>;
 }
 
+/// Emergency dispatches and the envoys they alert. Each write runs the domain rule
+/// (`pp_domain::dispatch`) inside one transaction over the locked dispatch row; a unique index
+/// keeps an envoy engaged by at most one open dispatch, whatever the concurrency.
+#[async_trait]
+pub trait DispatchStore: Send + Sync {
+    /// Saves a newly opened dispatch (nobody alerted yet).
+    async fn create_dispatch(&self, dispatch: &Dispatch) -> StoreResult<()>;
+    /// A dispatch with its recipients.
+    async fn dispatch(&self, id: DispatchId) -> StoreResult<DispatchView>;
+    /// Dispatches as the filter says, newest first.
+    async fn dispatches(&self, filter: &DispatchFilter) -> StoreResult<Vec<DispatchView>>;
+    /// Alerts the first of `candidates` (envoy and great-circle metres, nearest first) up to
+    /// what the dispatch wants now (`Dispatch::wanted`), skipping envoys it alerted before and
+    /// envoys engaged by another open dispatch.
+    async fn alert_recipients(
+        &self,
+        id: DispatchId,
+        candidates: &[(UserId, f64)],
+        now: Timestamp,
+    ) -> StoreResult<Alerted>;
+    /// `user` answers their alert (`Recipient::respond`); `NotFound("alert")` when the dispatch
+    /// did not alert them. Returns the dispatch after it and whether anything changed.
+    async fn respond_dispatch(
+        &self,
+        id: DispatchId,
+        user: UserId,
+        accept: bool,
+        now: Timestamp,
+    ) -> StoreResult<(DispatchView, bool)>;
+    /// `user` marks arrival from `distance_m` metres from the point (their latest position;
+    /// `None` when the server has none) (`Recipient::arrive`).
+    async fn arrive_dispatch(
+        &self,
+        id: DispatchId,
+        user: UserId,
+        distance_m: Option<f64>,
+        now: Timestamp,
+    ) -> StoreResult<(DispatchView, bool)>;
+    /// Closes a dispatch (`Dispatch::close`): the alerts not answered expire and every
+    /// recipient is free again. Returns the dispatch after it.
+    async fn close_dispatch(
+        &self,
+        id: DispatchId,
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<DispatchView>;
+    /// Expires the alerts of open dispatches left unanswered past their time; returns which.
+    async fn expire_alerts(&self, now: Timestamp) -> StoreResult<Vec<(DispatchId, UserId)>>;
+    /// Widens the dispatch when an escalation is due (`Dispatch::escalation_due`); returns it
+    /// when it widened.
+    async fn escalate_dispatch(
+        &self,
+        id: DispatchId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Dispatch>>;
+    /// The envoys engaged by open dispatches (to rebuild the live index's exclusions).
+    async fn engaged_envoys(&self) -> StoreResult<Vec<UserId>>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    UserStore + AdminStore + TaskStore + TeamStore + PositionStore + LedgerStore + std::fmt::Debug
+    UserStore
+    + AdminStore
+    + TaskStore
+    + TeamStore
+    + PositionStore
+    + LedgerStore
+    + DispatchStore
+    + std::fmt::Debug
 {
     /// Which backend this is.
     fn kind(&self) -> DbKind;

@@ -259,3 +259,57 @@ pub struct LeaderRow {
     /// patrol time of their teams finished in the period, milliseconds
     pub patrol_ms: i64,
 }
+
+/// An envoy alerted by a dispatch, with their name (for the command centre).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientView {
+    /// the alert and where it stands
+    pub recipient: pp_domain::dispatch::Recipient,
+    /// the envoy's display name
+    pub name: String,
+}
+
+/// A dispatch with its recipients, in the order they were alerted (nearest first within one
+/// alerting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchView {
+    /// the dispatch
+    pub dispatch: pp_domain::dispatch::Dispatch,
+    /// everyone it alerted
+    pub recipients: Vec<RecipientView>,
+}
+
+impl DispatchView {
+    /// How many recipients are in each state.
+    pub fn tally(&self) -> pp_domain::dispatch::Tally {
+        pp_domain::dispatch::Tally::of(self.recipients.iter().map(|r| &r.recipient))
+    }
+
+    /// The alert of `user`, if this dispatch alerted them.
+    pub fn recipient(&self, user: UserId) -> Option<&pp_domain::dispatch::Recipient> {
+        self.recipients
+            .iter()
+            .map(|r| &r.recipient)
+            .find(|r| r.user == user)
+    }
+}
+
+/// Which dispatches to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DispatchFilter {
+    /// only open or only closed ones
+    pub state: Option<pp_domain::dispatch::DispatchState>,
+    /// only those that alerted this envoy
+    pub recipient: Option<UserId>,
+    /// at most this many
+    pub limit: u32,
+}
+
+/// What an alerting round did ([`crate::DispatchStore::alert_recipients`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerted {
+    /// the dispatch after it
+    pub view: DispatchView,
+    /// the envoys alerted now (also in `view`)
+    pub new: Vec<pp_domain::dispatch::Recipient>,
+}

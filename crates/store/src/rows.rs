@@ -4,12 +4,13 @@ use crate::{
     Department, LatestPosition, LedgerEntry, MemberOutcome, StoreError, StoreResult, User,
 };
 use pp_domain::account::Phone;
+use pp_domain::dispatch::{Dispatch, DispatchPolicy, DispatchState, Recipient, RecipientState};
 use pp_domain::ledger::{LedgerKind, LedgerSource};
 use pp_domain::position::Position;
 use pp_domain::task::{Task, TaskStatus};
 use pp_domain::team::{MemberRole, Team, TeamState};
 use pp_domain::time::from_millis;
-use pp_domain::{DepartmentId, LedgerId, Role, TaskId, TeamId, UserId};
+use pp_domain::{DepartmentId, DispatchId, LedgerId, Role, TaskId, TeamId, UserId};
 use pp_geo::{Area, LatLng};
 use uuid::Uuid;
 
@@ -392,5 +393,86 @@ impl From<LeaderRowRow> for crate::LeaderRow {
             points: r.points,
             patrol_ms: r.patrol_ms,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DispatchRow {
+    id: Uuid,
+    created_by: Uuid,
+    created_at: i64,
+    lat: f64,
+    lng: f64,
+    radius_m: f64,
+    needed: i64,
+    message: String,
+    overfill: i64,
+    alert_timeout_ms: i64,
+    escalate_after_ms: i64,
+    max_radius_m: f64,
+    state: String,
+    escalations: i64,
+    escalated_at: i64,
+    closed_at: Option<i64>,
+    closed_by: Option<Uuid>,
+}
+
+impl TryFrom<DispatchRow> for Dispatch {
+    type Error = StoreError;
+    fn try_from(r: DispatchRow) -> StoreResult<Dispatch> {
+        Ok(Dispatch {
+            id: DispatchId(r.id),
+            created_by: UserId(r.created_by),
+            created_at: from_millis(r.created_at),
+            at: LatLng::new(r.lat, r.lng).map_err(|e| corrupt("dispatch point", e))?,
+            radius_m: r.radius_m,
+            needed: count(r.needed),
+            message: r.message,
+            policy: DispatchPolicy {
+                overfill: count(r.overfill),
+                alert_timeout: chrono::Duration::milliseconds(r.alert_timeout_ms),
+                escalate_after: chrono::Duration::milliseconds(r.escalate_after_ms),
+                max_radius_m: r.max_radius_m,
+            },
+            state: DispatchState::parse(&r.state).map_err(|e| corrupt("dispatch state", e))?,
+            escalations: count(r.escalations),
+            escalated_at: from_millis(r.escalated_at),
+            closed_at: r.closed_at.map(from_millis),
+            closed_by: r.closed_by.map(UserId),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RecipientRow {
+    pub dispatch_id: Uuid,
+    user_id: Uuid,
+    name: String,
+    state: String,
+    distance_m: f64,
+    wave: i64,
+    notified_at: i64,
+    expires_at: i64,
+    answered_at: Option<i64>,
+    arrived_at: Option<i64>,
+}
+
+impl TryFrom<RecipientRow> for crate::RecipientView {
+    type Error = StoreError;
+    fn try_from(r: RecipientRow) -> StoreResult<Self> {
+        Ok(crate::RecipientView {
+            recipient: Recipient {
+                user: UserId(r.user_id),
+                state: RecipientState::parse(&r.state)
+                    .map_err(|e| corrupt("recipient state", e))?,
+                distance_m: r.distance_m,
+                wave: count(r.wave),
+                notified_at: from_millis(r.notified_at),
+                expires_at: from_millis(r.expires_at),
+                answered_at: r.answered_at.map(from_millis),
+                arrived_at: r.arrived_at.map(from_millis),
+            },
+            name: r.name,
+        })
     }
 }

@@ -103,6 +103,7 @@ async fn the_nearest_available_envoys_come_nearest_first() {
             10,
             2000.0,
             now - Duration::minutes(10),
+            |_| false,
         );
         assert_eq!(near.len(), 3);
 

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod auth;
+mod dispatch;
 mod envoys;
 mod errors;
 mod heat;

@@ -2,79 +2,9 @@
 //! members, positions to the commanders who asked, and the replay of missed events after a
 //! reconnection with `Last-Event-ID`.
 
-use e2e::{expect, expect_error, on_each_backend, point, TestApp, TOWER_LAT, TOWER_LNG};
-use serde_json::{json, Value};
+use e2e::{expect, expect_error, on_each_backend, point, Stream, TestApp, TOWER_LAT, TOWER_LNG};
+use serde_json::json;
 use std::time::Duration;
-
-/// One received event.
-#[derive(Debug, Clone)]
-struct Sse {
-    id: Option<u64>,
-    event: String,
-    data: Value,
-}
-
-/// An open event stream and what has arrived but not been read yet.
-struct Stream {
-    res: reqwest::Response,
-    buf: String,
-}
-
-impl Stream {
-    async fn open(app: &TestApp, query: &str, token: &str, last_id: Option<u64>) -> Stream {
-        let mut req = app
-            .client
-            .get(app.api(&format!("/stream?token={token}{query}")));
-        if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id.to_string());
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), 200);
-        assert_eq!(res.headers()["content-type"], "text/event-stream");
-        Stream {
-            res,
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (comments skipped), waiting at most 10 s.
-    async fn next(&mut self) -> Sse {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                if let Some(end) = self.buf.find("\n\n") {
-                    let block: String = self.buf.drain(..end + 2).collect();
-                    let (mut id, mut event, mut data) = (None, String::new(), String::new());
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("id:") {
-                            id = v.trim().parse().ok();
-                        } else if let Some(v) = line.strip_prefix("event:") {
-                            event = v.trim().to_owned();
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim());
-                        }
-                    }
-                    if event.is_empty() && data.is_empty() {
-                        continue; // a keep-alive comment
-                    }
-                    return Sse {
-                        id,
-                        event,
-                        data: serde_json::from_str(&data).unwrap(),
-                    };
-                }
-                let chunk = self
-                    .res
-                    .chunk()
-                    .await
-                    .unwrap()
-                    .expect("the stream stays open");
-                self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-            }
-        })
-        .await
-        .expect("an event within 10 s")
-    }
-}
 
 #[tokio::test]
 async fn team_changes_and_positions_reach_exactly_their_audience_and_are_replayed() {

@@ -6,16 +6,19 @@
 //! each), since 300 argon2 hashes and logins would hold the demo up for seconds; the team is
 //! formed entirely over HTTP (log in, claim, join by token, start with a photo). One task
 //! drives every walker: a tick every half second posts the batches that are due, at most
-//! [`CONCURRENCY`] at a time. The walk is seeded, so the crowd is the same on every run.
+//! [`CONCURRENCY`] at a time. The walk is seeded, so the crowd is the same on every run (until
+//! a dispatch sends some of it hurrying to a scene: every crowd phone listens on its event
+//! stream and answers alerts, see [`super::responders`]).
 
 use super::demo::{landmarks, publish_landmark, seed, CANTON_TOWER, DEMO_PASSWORD};
+use super::responders::{self, Choice, Heard};
 use chrono::Duration;
 use pp_domain::account::{
     generate_session_token, hash_password, session_token_hash, NewUser, Phone,
 };
 use pp_domain::task::{Task, TaskStatus};
 use pp_domain::time::{from_millis, to_millis, Timestamp};
-use pp_domain::{Role, TaskId, TeamId, UserId};
+use pp_domain::{DispatchId, Role, TaskId, TeamId, UserId};
 use pp_geo::{haversine_m, Area, LatLng};
 use pp_server::AppState;
 use rand::rngs::StdRng;
@@ -25,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::f64::consts::{PI, TAU};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -90,6 +94,27 @@ struct Walker {
     last_ts: Timestamp,
     /// when it posts next
     next_post: Instant,
+    /// its part in an emergency dispatch, if alerted
+    answering: Option<Answering>,
+    /// the walk it left to hurry to a scene, and its pace then
+    home: Option<(Anchor, f64)>,
+}
+
+/// A walker's part in an emergency dispatch ([`super::responders`]).
+struct Answering {
+    dispatch: DispatchId,
+    /// the scene
+    at: LatLng,
+    phase: Phase,
+}
+
+enum Phase {
+    /// Answers (or not) at this moment.
+    Deciding { choice: Choice, at: Instant },
+    /// Accepted; hurrying to the scene.
+    Going,
+    /// Marked arrival at this moment; waits there for the dispatch to close.
+    OnScene { since: Instant },
 }
 
 /// A point as the API takes it.
@@ -102,6 +127,15 @@ struct PointOut {
 }
 
 impl Walker {
+    /// Back to the walk it left for a dispatch.
+    fn go_home(&mut self) {
+        if let Some((anchor, speed)) = self.home.take() {
+            self.anchor = anchor;
+            self.speed_mps = speed;
+        }
+        self.answering = None;
+    }
+
     /// Walks `secs` seconds: a little turn each step, pulled back toward the anchor the further
     /// it strays.
     fn step(&mut self, rng: &mut StdRng, secs: f64) {
@@ -213,7 +247,7 @@ pub fn local_base(mut addr: SocketAddr) -> String {
 /// Never fails: what goes wrong is logged, and the demo server serves on regardless.
 pub async fn run(state: AppState, base: String, stop: CancellationToken) {
     tokio::select! {
-        r = drive(&state, &base) => {
+        r = drive(&state, &base, &stop) => {
             if let Err(e) = r {
                 tracing::warn!(error = format!("{e:#}"), "the simulated crowd stopped");
                 println!("simulated crowd: stopped ({e:#})");
@@ -268,13 +302,31 @@ impl Stats {
     }
 }
 
-async fn drive(state: &AppState, base: &str) -> anyhow::Result<()> {
+async fn drive(state: &AppState, base: &str, stop: &CancellationToken) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .pool_max_idle_per_host(CONCURRENCY)
         .build()?;
     let mut rng = StdRng::seed_from_u64(SEED);
     let mut crowd = crowd_walkers(state, &mut rng).await?;
+    // every walker's phone listens for dispatch alerts on its own event stream (no overall
+    // timeout: a stream stays open)
+    let streams = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let (heard_tx, mut heard_rx) = mpsc::channel(1024);
+    for (i, w) in crowd.iter().enumerate() {
+        tokio::spawn(responders::listen(
+            streams.clone(),
+            base.to_owned(),
+            w.token.clone(),
+            i,
+            heard_tx.clone(),
+            stop.child_token(),
+        ));
+    }
+    drop(heard_tx);
+    let mut answer_rng = StdRng::seed_from_u64(SEED + 1);
     let mut team = match form_team(state, &client, base, &mut rng).await {
         Ok(t) => {
             println!(
@@ -306,6 +358,13 @@ async fn drive(state: &AppState, base: &str) -> anyhow::Result<()> {
             stats.record(r);
         }
         let (now, clock) = (Instant::now(), state.clock.now());
+        // dispatches first, so that an arrival is marked from a position posted a tick ago
+        while let Ok(h) = heard_rx.try_recv() {
+            hear(&mut crowd, h, &mut answer_rng, now);
+        }
+        for w in &mut crowd {
+            answer(w, &client, base, now, &mut answer_rng);
+        }
         let team_walkers = team.iter_mut().flat_map(|t| t.walkers.iter_mut());
         for w in team_walkers.chain(crowd.iter_mut()) {
             if w.next_post > now {
@@ -360,6 +419,84 @@ async fn drive(state: &AppState, base: &str) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+}
+
+/// What a walker's phone heard: an alert makes it decide (the walker busy with another
+/// dispatch ignores it); a close sends it back to its walk.
+fn hear(crowd: &mut [Walker], h: Heard, rng: &mut StdRng, now: Instant) {
+    match h {
+        Heard::Alert {
+            walker,
+            dispatch,
+            at,
+        } => {
+            if let Some(w) = crowd.get_mut(walker).filter(|w| w.answering.is_none()) {
+                let (choice, wait) = responders::choose(rng);
+                w.answering = Some(Answering {
+                    dispatch,
+                    at,
+                    phase: Phase::Deciding {
+                        choice,
+                        at: now + wait,
+                    },
+                });
+            }
+        }
+        Heard::Closed { walker, dispatch } => {
+            if let Some(w) = crowd.get_mut(walker) {
+                if w.answering.as_ref().is_some_and(|a| a.dispatch == dispatch) {
+                    w.go_home();
+                }
+            }
+        }
+    }
+}
+
+/// Moves a walker's part in a dispatch on: answers when it has made up its mind, hurries to
+/// the scene once it accepted, marks arrival there, and goes home after a long wait.
+fn answer(w: &mut Walker, client: &reqwest::Client, base: &str, now: Instant, rng: &mut StdRng) {
+    let Some(a) = &mut w.answering else { return };
+    let (dispatch, scene) = (a.dispatch, a.at);
+    let call = |accept: Option<bool>| {
+        let (client, base, token) = (client.clone(), base.to_owned(), w.token.clone());
+        tokio::spawn(async move {
+            match accept {
+                Some(accept) => responders::respond(client, base, token, dispatch, accept).await,
+                None => responders::arrived(client, base, token, dispatch).await,
+            }
+        });
+    };
+    match a.phase {
+        Phase::Deciding { choice, at } if now >= at => match choice {
+            Choice::Accept => {
+                call(Some(true));
+                a.phase = Phase::Going;
+                let hurry = rng.gen_range(responders::HURRY_MPS);
+                let anchor = std::mem::replace(
+                    &mut w.anchor,
+                    Anchor::Around {
+                        at: scene,
+                        spread_m: 15.0,
+                    },
+                );
+                w.home = Some((anchor, w.speed_mps));
+                w.speed_mps = hurry;
+            }
+            Choice::Decline => {
+                call(Some(false));
+                w.answering = None;
+            }
+            Choice::Ignore => w.answering = None,
+        },
+        Phase::Going if haversine_m(w.at, scene) <= responders::ARRIVE_WITHIN_M => {
+            call(None);
+            a.phase = Phase::OnScene { since: now };
+        }
+        Phase::OnScene { since } if now.duration_since(since) > responders::ON_SCENE_MAX => {
+            w.go_home();
+        }
+        _ => {}
     }
 }
 
@@ -499,6 +636,8 @@ fn walker(
             first_post - Duration::from_std(POST_EVERY).unwrap_or_default(),
         )),
         next_post: start + std::time::Duration::from_millis(offset_ms),
+        answering: None,
+        home: None,
     }
 }
 
@@ -787,6 +926,8 @@ mod tests {
             anchor,
             last_ts: from_millis(1_790_000_000_000),
             next_post: Instant::now(),
+            answering: None,
+            home: None,
         }
     }
 

@@ -64,7 +64,8 @@ pub struct NearestBody {
 }
 
 /// The nearest envoys available for an emergency (commander, admin): up to `k` within
-/// `radius_m`, nearest first; available means seen in the last 10 minutes and not opted out.
+/// `radius_m`, nearest first; available means seen in the last 10 minutes, not opted out and
+/// not on an open dispatch.
 #[utoipa::path(
     get,
     path = "/envoys/nearest",
@@ -107,7 +108,7 @@ pub async fn nearest(
     let envoys = state
         .ingest
         .live()
-        .nearest(at, k, radius_m, since)
+        .nearest(at, k, radius_m, since, |_| false)
         .into_iter()
         .map(|n| NearestEnvoy {
             id: n.user,

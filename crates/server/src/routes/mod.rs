@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, assembled with its OpenAPI document.
 
 pub mod auth;
+pub mod dispatches;
 pub mod envoys;
 pub mod heat;
 pub mod ledger;
@@ -37,7 +38,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "positions", description = "Envoys' positions while patrolling"),
         (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
-        (name = "dispatch", description = "Emergencies: the nearest available envoys; the live event stream"),
+        (name = "dispatch", description = "Emergencies: the nearest available envoys, dispatches that alert them, and the live event stream"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -71,6 +72,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(heat::router())
         .merge(envoys::router())
+        .merge(dispatches::router())
         .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)

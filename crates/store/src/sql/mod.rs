@@ -4,6 +4,8 @@
 //! writers on its single write connection instead). One text, two concrete compilations: the
 //! backends cannot drift apart, and each keeps its own migrations.
 
+mod dispatch;
+
 use super::{Db, KIND};
 use crate::rows::{
     BalancesRow, CredentialsRow, DepartmentRow, EnvoyCardRow, HeatRowRow, LeaderRowRow, LedgerRow,

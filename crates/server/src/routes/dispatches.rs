@@ -1,0 +1,438 @@
+//! Emergency dispatches: a commander alerts the nearest available envoys to a point; they
+//! accept or decline and mark arrival; the commander watches and closes it. The looking-after
+//! (alerts passed on, escalation, events) is in [`crate::dispatch`].
+
+use crate::dispatch;
+use crate::error::{ApiError, ApiResult, Created, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use pp_domain::dispatch::{
+    Dispatch, DispatchState, Recipient, RecipientState, Tally, MAX_ESCALATIONS,
+};
+use pp_domain::{DispatchId, Role, UserId};
+use pp_geo::LatLng;
+use pp_store::{DispatchFilter, DispatchView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The first radius when a dispatch names none (metres; GoodSAM's town radius).
+pub const DEFAULT_RADIUS_M: f64 = 500.0;
+/// Default and largest `limit` of `GET /dispatches`.
+const LIMIT: (u32, u32) = (50, 500);
+const COMMAND: &[Role] = &[Role::Commander, Role::Admin];
+
+/// The routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
+        .routes(routes!(respond))
+        .routes(routes!(arrived))
+        .routes(routes!(close))
+}
+
+/// `POST /dispatches` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewDispatch {
+    /// latitude of the emergency (WGS-84)
+    pub lat: f64,
+    /// longitude of the emergency (WGS-84)
+    pub lng: f64,
+    /// first search radius in metres (default 500; at most the district's maximum, 5,000 by
+    /// default); doubles at each escalation
+    pub radius_m: Option<f64>,
+    /// envoys needed on the scene (default 1, at most 20)
+    pub needed: Option<u32>,
+    /// what is happening, as the envoys will read it (1 to 500 characters)
+    pub message: String,
+}
+
+/// An alerted envoy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientBody {
+    /// the envoy
+    pub user_id: UserId,
+    /// their name
+    pub name: String,
+    /// `notified`, `accepted`, `declined`, `expired` or `arrived`
+    pub state: RecipientState,
+    /// great-circle metres from the point when alerted
+    pub distance_m: f64,
+    /// the escalation the alert went out in (0: the first)
+    pub wave: u32,
+    /// when alerted
+    pub notified_at: DateTime<Utc>,
+    /// when an unanswered alert passes to the next envoy
+    pub expires_at: DateTime<Utc>,
+    /// when they answered (or the alert expired)
+    pub answered_at: Option<DateTime<Utc>>,
+    /// when they marked arrival
+    pub arrived_at: Option<DateTime<Utc>>,
+}
+
+impl RecipientBody {
+    fn of(r: &Recipient, name: &str) -> RecipientBody {
+        RecipientBody {
+            user_id: r.user,
+            name: name.to_owned(),
+            state: r.state,
+            distance_m: (r.distance_m * 10.0).round() / 10.0,
+            wave: r.wave,
+            notified_at: r.notified_at,
+            expires_at: r.expires_at,
+            answered_at: r.answered_at,
+            arrived_at: r.arrived_at,
+        }
+    }
+}
+
+/// A dispatch. The command centre sees every recipient; an envoy sees only their own alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DispatchBody {
+    /// id
+    pub id: DispatchId,
+    /// `open` or `closed`
+    pub state: DispatchState,
+    /// where help is needed
+    pub lat: f64,
+    /// where help is needed
+    pub lng: f64,
+    /// the current search radius (metres)
+    pub radius_m: f64,
+    /// the widest it may grow to
+    pub max_radius_m: f64,
+    /// envoys needed on the scene
+    pub needed: u32,
+    /// what is happening
+    pub message: String,
+    /// the commander who opened it
+    pub created_by: UserId,
+    /// when
+    pub created_at: DateTime<Utc>,
+    /// how many times the search has widened
+    pub escalations: u32,
+    /// when it widens next if fewer than `needed` have accepted by then (none when closed,
+    /// enough accepted, or widened the most times already)
+    pub next_escalation_at: Option<DateTime<Utc>>,
+    /// when it closed
+    pub closed_at: Option<DateTime<Utc>>,
+    /// who closed it
+    pub closed_by: Option<UserId>,
+    /// recipients in each state
+    pub counts: Tally,
+    /// the alerted envoys in the order they were alerted (for an envoy: only themselves)
+    pub recipients: Vec<RecipientBody>,
+}
+
+impl DispatchBody {
+    fn frame(view: &DispatchView, recipients: Vec<RecipientBody>) -> DispatchBody {
+        let d: &Dispatch = &view.dispatch;
+        let counts = view.tally();
+        let escalates =
+            d.state.is_open() && counts.accepted() < d.needed && d.escalations < MAX_ESCALATIONS;
+        DispatchBody {
+            id: d.id,
+            state: d.state,
+            lat: d.at.lat,
+            lng: d.at.lng,
+            radius_m: d.radius_m,
+            max_radius_m: d.policy.max_radius_m,
+            needed: d.needed,
+            message: d.message.clone(),
+            created_by: d.created_by,
+            created_at: d.created_at,
+            escalations: d.escalations,
+            next_escalation_at: escalates.then(|| d.escalated_at + d.policy.escalate_after),
+            closed_at: d.closed_at,
+            closed_by: d.closed_by,
+            counts,
+            recipients,
+        }
+    }
+
+    /// The command centre's view: every recipient.
+    pub fn full(view: &DispatchView) -> DispatchBody {
+        let recipients = view
+            .recipients
+            .iter()
+            .map(|r| RecipientBody::of(&r.recipient, &r.name))
+            .collect();
+        DispatchBody::frame(view, recipients)
+    }
+
+    /// An envoy's view: their own alert only.
+    pub fn for_envoy(view: &DispatchView, user: UserId) -> DispatchBody {
+        let recipients = view
+            .recipients
+            .iter()
+            .filter(|r| r.recipient.user == user)
+            .map(|r| RecipientBody::of(&r.recipient, &r.name))
+            .collect();
+        DispatchBody::frame(view, recipients)
+    }
+
+    /// The view `auth` may see: all for the command centre, their own alert for an envoy it
+    /// alerted; `None` for anyone else.
+    fn for_caller(view: &DispatchView, auth: &AuthUser) -> Option<DispatchBody> {
+        if COMMAND.contains(&auth.user.role) {
+            Some(DispatchBody::full(view))
+        } else {
+            view.recipient(auth.user.id)
+                .map(|_| DispatchBody::for_envoy(view, auth.user.id))
+        }
+    }
+}
+
+/// Open a dispatch (commander, admin): alerts at once the nearest available envoys — `needed`
+/// plus the district's overfill — within `radius_m`; a decline or an alert left unanswered
+/// passes to the next nearest; while fewer than `needed` accept, the radius doubles every
+/// escalation period (60 s by default) up to the district's maximum. The envoys hear of it on
+/// their event stream (`dispatch_alert`), the command centre sees every change (`dispatch`).
+#[utoipa::path(
+    post,
+    path = "/dispatches",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    request_body = NewDispatch,
+    responses(
+        (status = 201, description = "The dispatch, with the envoys alerted", body = DispatchBody),
+        (status = 400, description = "`coordinate_out_of_range`, `invalid_radius`, `invalid_needed`, `invalid_message`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<NewDispatch>,
+) -> ApiResult<Created<DispatchBody>> {
+    auth.require(COMMAND)?;
+    let at = LatLng::new(body.lat, body.lng)?;
+    let opened = Dispatch::open(
+        auth.user.id,
+        at,
+        body.radius_m.unwrap_or(DEFAULT_RADIUS_M),
+        body.needed.unwrap_or(1),
+        &body.message,
+        state.config.dispatch,
+        state.clock.now(),
+    )?;
+    let view = dispatch::open(&state, opened).await?;
+    Ok(Created(DispatchBody::full(&view)))
+}
+
+/// `GET /dispatches` filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `open` or `closed`
+    pub state: Option<String>,
+    /// most dispatches returned, newest first (default 50, at most 500)
+    pub limit: Option<u32>,
+}
+
+/// `GET /dispatches`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DispatchList {
+    /// newest first
+    pub dispatches: Vec<DispatchBody>,
+}
+
+/// Dispatches, newest first: all of them for the command centre; for an envoy, those that
+/// alerted them (with their own alert), so a phone that was offline finds its open alerts.
+#[utoipa::path(
+    get,
+    path = "/dispatches",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Dispatches, newest first", body = DispatchList),
+        (status = 400, description = "`invalid_dispatch_state`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<DispatchList>> {
+    auth.require(&[Role::Commander, Role::Admin, Role::Envoy])?;
+    let filter = DispatchFilter {
+        state: q.state.as_deref().map(DispatchState::parse).transpose()?,
+        recipient: (auth.user.role == Role::Envoy).then_some(auth.user.id),
+        limit: q.limit.unwrap_or(LIMIT.0).clamp(1, LIMIT.1),
+    };
+    let dispatches = state
+        .store
+        .dispatches(&filter)
+        .await?
+        .iter()
+        .filter_map(|v| DispatchBody::for_caller(v, &auth))
+        .collect();
+    Ok(Json(DispatchList { dispatches }))
+}
+
+/// Loads a dispatch as the caller may see it (404 for an envoy it did not alert, as for one
+/// that does not exist: envoys learn nothing of emergencies not meant for them).
+async fn load(state: &AppState, id: DispatchId, auth: &AuthUser) -> ApiResult<DispatchBody> {
+    let view = state.store.dispatch(id).await?;
+    DispatchBody::for_caller(&view, auth).ok_or_else(not_found)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("dispatch_not_found", "dispatch not found")
+}
+
+/// A dispatch: every recipient for the command centre, their own alert for an envoy.
+#[utoipa::path(
+    get,
+    path = "/dispatches/{id}",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = DispatchId, Path, description = "dispatch id")),
+    responses(
+        (status = 200, description = "The dispatch", body = DispatchBody),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`dispatch_not_found` (also for an envoy it did not alert)", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn show(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<DispatchId>,
+) -> ApiResult<Json<DispatchBody>> {
+    Ok(Json(load(&state, id, &auth).await?))
+}
+
+/// `POST /dispatches/{id}/respond` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Answer {
+    /// `true` to go, `false` to decline (or withdraw after accepting)
+    pub accept: bool,
+}
+
+/// Answer an alert (the envoy alerted): accept, or decline — the place passes at once to the
+/// next nearest available envoy. An accepted envoy may still withdraw (decline) before arrival.
+/// Answering again the same way changes nothing.
+#[utoipa::path(
+    post,
+    path = "/dispatches/{id}/respond",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = DispatchId, Path, description = "dispatch id")),
+    request_body = Answer,
+    responses(
+        (status = 200, description = "The dispatch as the envoy sees it", body = DispatchBody),
+        (status = 400, description = "`invalid_id`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+        (status = 404, description = "`dispatch_not_found`, `alert_not_found` (the dispatch did not alert the caller)", body = ErrorBody),
+        (status = 409, description = "`alert_expired`, `already_declined`, `already_arrived`, `dispatch_closed`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn respond(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<DispatchId>,
+    ApiJson(body): ApiJson<Answer>,
+) -> ApiResult<Json<DispatchBody>> {
+    auth.require(&[Role::Envoy])?;
+    let user = auth.user.id;
+    let now = state.clock.now();
+    let (view, changed) = state
+        .store
+        .respond_dispatch(id, user, body.accept, now)
+        .await?;
+    let view = if changed {
+        dispatch::answered(&state, view, user).await?
+    } else {
+        view
+    };
+    Ok(Json(DispatchBody::for_envoy(&view, user)))
+}
+
+/// Mark arrival on the scene (an envoy who accepted): the server's latest position of the
+/// caller must be within 100 m of the point.
+#[utoipa::path(
+    post,
+    path = "/dispatches/{id}/arrived",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = DispatchId, Path, description = "dispatch id")),
+    responses(
+        (status = 200, description = "The dispatch as the envoy sees it", body = DispatchBody),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+        (status = 404, description = "`dispatch_not_found`, `alert_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_accepted`, `no_position`, `not_at_scene`, `dispatch_closed`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn arrived(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<DispatchId>,
+) -> ApiResult<Json<DispatchBody>> {
+    auth.require(&[Role::Envoy])?;
+    let user = auth.user.id;
+    let point = state.store.dispatch(id).await?.dispatch.at;
+    let distance_m = state
+        .ingest
+        .live()
+        .latest(user)
+        .map(|p| pp_geo::haversine_m(p.at, point));
+    let (view, changed) = state
+        .store
+        .arrive_dispatch(id, user, distance_m, state.clock.now())
+        .await?;
+    if changed {
+        dispatch::tell_envoy(&state, &view, user, "dispatch_update");
+        dispatch::tell_command(&state, &view);
+    }
+    Ok(Json(DispatchBody::for_envoy(&view, user)))
+}
+
+/// Close a dispatch (commander, admin): alerts not answered are withdrawn (they expire), every
+/// envoy it held is available again and hears of it.
+#[utoipa::path(
+    post,
+    path = "/dispatches/{id}/close",
+    tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = DispatchId, Path, description = "dispatch id")),
+    responses(
+        (status = 200, description = "The closed dispatch", body = DispatchBody),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+        (status = 404, description = "`dispatch_not_found`", body = ErrorBody),
+        (status = 409, description = "`dispatch_closed`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn close(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<DispatchId>,
+) -> ApiResult<Json<DispatchBody>> {
+    auth.require(COMMAND)?;
+    let view = state
+        .store
+        .close_dispatch(id, auth.user.id, state.clock.now())
+        .await?;
+    dispatch::closed(&state, &view);
+    Ok(Json(DispatchBody::full(&view)))
+}
