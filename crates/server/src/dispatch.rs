@@ -124,14 +124,21 @@ pub async fn answered(
 /// After a dispatch closed: everyone it held is free, and those it held hear of it (who
 /// accepted, and whose alert the close withdrew).
 pub fn closed(state: &AppState, view: &DispatchView) {
-    let users: Vec<UserId> = view.recipients.iter().map(|r| r.recipient.user).collect();
-    state.ingest.live().set_engaged(users, false);
     let closed_at = view.dispatch.closed_at;
-    for r in view.recipients.iter().map(|r| &r.recipient) {
-        let withdrawn = r.state == RecipientState::Expired && r.answered_at == closed_at;
-        if r.state.has_accepted() || withdrawn {
-            tell_envoy(state, view, r.user, "dispatch_update");
-        }
+    // only those it held: one who declined it may be on another dispatch by now
+    let held: Vec<UserId> = view
+        .recipients
+        .iter()
+        .map(|r| &r.recipient)
+        .filter(|r| {
+            r.state.has_accepted()
+                || (r.state == RecipientState::Expired && r.answered_at == closed_at)
+        })
+        .map(|r| r.user)
+        .collect();
+    state.ingest.live().set_engaged(held.iter().copied(), false);
+    for &user in &held {
+        tell_envoy(state, view, user, "dispatch_update");
     }
     tell_command(state, view);
 }

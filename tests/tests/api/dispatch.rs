@@ -184,6 +184,22 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
         let last_id = enough.id;
         drop(command);
 
+        // a second emergency nearby takes the nearest free envoys: 1 (who declined the first)
+        // and 2 (whose alert expired)
+        let second = expect(
+            app.post(
+                "/dispatches",
+                &commander,
+                &json!({"lat": TOWER.0, "lng": TOWER.1, "message": "a fight by the river"}),
+            )
+            .await,
+            201,
+        );
+        assert_eq!(
+            recipients(&second),
+            [pair(&id(1), "notified"), pair(&id(2), "notified")]
+        );
+
         // arrival counts only on the scene (within 100 m)
         let arrive = |i: usize| {
             let token = envoys[i].0.clone();
@@ -234,7 +250,7 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
         assert!(replayed_close.data["closed_by"].is_string());
         assert!(last_id < arrived.id && arrived.id < replayed_close.id);
 
-        // everyone is available again
+        // everyone the first dispatch held is available again; the second still holds its own
         let near = expect(
             app.get(
                 &format!(
@@ -246,7 +262,21 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
             .await,
             200,
         );
-        assert_eq!(near["envoys"].as_array().unwrap().len(), 6);
+        let offered: Vec<&str> = near["envoys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            offered,
+            [
+                id(0).as_str(),
+                id(3).as_str(),
+                id(4).as_str(),
+                id(5).as_str()
+            ]
+        );
         // and the dispatch reads back as closed, for the command centre and the envoys it alerted
         let read = expect(
             app.get(&format!("/dispatches/{dispatch_id}"), &commander)
