@@ -1,22 +1,56 @@
-//! Nearest points on the sphere: an R*-tree (`rstar`) over points on the unit sphere.
+//! Nearest points on the sphere: a grid of cells about [`CELL_M`] metres on a side, each
+//! point also kept as its position on the unit sphere.
 //!
-//! A point is kept as its position on the unit sphere (x, y, z). The straight-line (chord)
-//! distance between two such positions grows with their great-circle distance
-//! (`chord = 2 sin(θ / 2)`), so the tree's Euclidean nearest-neighbour order is exactly the
-//! great-circle order, with no projection error and no special case at the antimeridian or the
-//! poles. Distances are reported in metres on the sphere of [`EARTH_RADIUS_M`].
+//! **Ranking.** A point is kept as its position on the unit sphere (x, y, z). The straight-line
+//! (chord) distance between two such positions grows with their great-circle distance
+//! (`chord = 2 sin(θ / 2)`), so ordering by chord is exactly the great-circle order, with no
+//! projection error. Distances are reported in metres on the sphere of [`EARTH_RADIUS_M`].
+//!
+//! **Cells.** Latitude is cut into rows [`CELL_M`] metres high; each row is cut into equal
+//! longitude columns, as many as fit at least [`CELL_M`] metres wide along the poleward edge
+//! of its band of 64 rows (fewer near the poles; one column in the rows at the poles), so a
+//! cell is at least [`CELL_M`] metres on each side at any latitude. Columns wrap around at the
+//! antimeridian. A point's cell is a pure function of its coordinates. The index keeps the
+//! occupied rows in a hash map, each row's occupied cells sorted by column, and each key's
+//! row, column and place in its cell: a move within the cell rewrites the point in place, a
+//! move to another cell is a swap-remove from one `Vec` and a push onto another.
+//!
+//! **Search.** A search grows a *reach* around the query point and visits the cells that the
+//! spherical cap of that reach may touch and that it has not visited yet: the rows within the
+//! cap's latitudes and, in each, the columns within its longitudes (`±asin(sin δ / cos φ)`,
+//! every longitude when the cap holds a pole), both widened by 10⁻⁹° so that rounding never
+//! leaves a cell out. After each growth every point within the reach has been seen, so the
+//! candidates within it are final and are handed to `keep` nearest first. While looking, a
+//! search keeps only the candidates not beyond the `k`-th nearest so far (ties included); if
+//! `keep` then says no to some, it looks again for the points it has not handed over yet. The
+//! next reach is the distance of the candidate that would complete the answer if every one
+//! were kept (or twice the reach when too few were seen). A search that would look up more
+//! rows than scanning every point costs scans every point instead, so no radius (up to the
+//! whole sphere) and no latitude makes it slow.
 
 use crate::{LatLng, EARTH_RADIUS_M};
-use rstar::{PointDistance, RTree, RTreeObject, AABB};
+use foldhash::fast::RandomState;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::hash::Hash;
+
+/// The side of a cell in metres (its height; at least its width).
+pub const CELL_M: f64 = 200.0;
 
 /// A point on the unit sphere.
 type Unit = [f64; 3];
 
 fn unit(p: LatLng) -> Unit {
     let (lat, lng) = (p.lat.to_radians(), p.lng.to_radians());
-    [lat.cos() * lng.cos(), lat.cos() * lng.sin(), lat.sin()]
+    let (sin_lat, cos_lat) = lat.sin_cos();
+    let (sin_lng, cos_lng) = lng.sin_cos();
+    [cos_lat * cos_lng, cos_lat * sin_lng, sin_lat]
+}
+
+/// Squared chord length between two points on the unit sphere.
+fn distance2(a: &Unit, b: &Unit) -> f64 {
+    let (x, y, z) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    x * x + y * y + z * z
 }
 
 /// Squared chord length of a great-circle distance in metres (capped at the antipode).
@@ -31,71 +65,221 @@ fn metres(chord2: f64) -> f64 {
     2.0 * (chord2.sqrt() / 2.0).clamp(0.0, 1.0).asin() * EARTH_RADIUS_M
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry<K> {
-    key: K,
-    at: Unit,
+/// Half the circumference: no two points are farther apart.
+const HALF_ROUND_M: f64 = std::f64::consts::PI * EARTH_RADIUS_M;
+/// A row's height (and a column's least width at the equator) in degrees.
+const ROW_DEG: f64 = CELL_M / crate::distance::M_PER_DEG;
+/// Rows from the south pole (row 0) to the north pole.
+const ROWS: i64 = (180.0 / ROW_DEG) as i64 + 1;
+/// Rows share their column count in bands of this many rows (so a search computes it a few
+/// times, not once per row); a band's cells are sized for its poleward edge.
+const BAND_ROWS: i64 = 64;
+/// How much a search widens its latitude and longitude spans, in degrees (about 0.1 mm; far
+/// above the rounding of the coordinates, far below any use).
+const SLACK_DEG: f64 = 1e-9;
+
+/// `x.floor()` as an integer (saturating; NaN is 0), without the call to libm's `floor` that
+/// `f64::floor` costs on x86-64 without SSE 4.1.
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    t - i64::from((t as f64) > x)
 }
 
-impl<K> RTreeObject for Entry<K> {
-    type Envelope = AABB<Unit>;
-    fn envelope(&self) -> Self::Envelope {
-        AABB::from_point(self.at)
+/// The row of a latitude.
+fn row_of(lat: f64) -> i64 {
+    // the clamp keeps the poles in the end rows
+    floor((lat + 90.0) / ROW_DEG).clamp(0, ROWS - 1)
+}
+
+/// How many columns the rows of `row`'s band have.
+fn columns(row: i64) -> i64 {
+    let band = row.div_euclid(BAND_ROWS);
+    let south = -90.0 + (band * BAND_ROWS) as f64 * ROW_DEG;
+    let north = (south + BAND_ROWS as f64 * ROW_DEG).min(90.0);
+    let poleward = south.abs().max(north.abs()).min(90.0);
+    floor(360.0 * poleward.to_radians().cos() / ROW_DEG).max(1)
+}
+
+/// The column of a longitude in a row of `n` columns, not wrapped: from -180° on (`lng` may
+/// lie outside -180..=180 by a turn or so).
+fn column(lng: f64, n: i64) -> i64 {
+    floor((lng + 180.0) * n as f64 / 360.0)
+}
+
+/// The cell of a point: its row and its column (wrapped into the row).
+fn cell_of(p: LatLng) -> (u32, u32) {
+    let row = row_of(p.lat);
+    let n = columns(row);
+    (row as u32, column(p.lng, n).rem_euclid(n) as u32)
+}
+
+/// The cells a cap around a point may touch: rows `rows.0..=rows.1` and, in each, the
+/// longitudes within `dlng` degrees of the point's (`None`: every longitude, the cap holds a
+/// pole).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    rows: (i64, i64),
+    dlng: Option<f64>,
+}
+
+impl Span {
+    /// The span of the cap of `reach_m` metres around `p`.
+    fn of(p: LatLng, reach_m: f64) -> Span {
+        let delta = reach_m / EARTH_RADIUS_M;
+        let ddeg = delta.to_degrees() * (1.0 + SLACK_DEG) + SLACK_DEG;
+        let (south, north) = (p.lat - ddeg, p.lat + ddeg);
+        // the cap holds no pole, so δ < 90° - |φ| and sin δ < cos φ
+        let dlng = (south > -90.0 && north < 90.0)
+            .then(|| delta.sin() / p.lat.to_radians().cos())
+            .filter(|s| *s < 1.0)
+            .map(|s| s.asin().to_degrees() * (1.0 + SLACK_DEG) + SLACK_DEG);
+        Span {
+            rows: (row_of(south), row_of(north)),
+            dlng,
+        }
+    }
+
+    /// The columns of `row` (of `n` columns) in the span around longitude `lng`, not wrapped;
+    /// `None` for the whole row. Rows outside the span are not asked for.
+    fn columns(&self, lng: f64, n: i64) -> Option<(i64, i64)> {
+        let d = self.dlng?;
+        let (west, east) = (column(lng - d, n), column(lng + d, n));
+        (east - west + 1 < n).then_some((west, east))
+    }
+
+    fn has_row(&self, row: i64) -> bool {
+        (self.rows.0..=self.rows.1).contains(&row)
     }
 }
 
-impl<K> PointDistance for Entry<K> {
-    fn distance_2(&self, point: &Unit) -> f64 {
-        let [a, b, c] = self.at;
-        let [x, y, z] = *point;
-        (a - x) * (a - x) + (b - y) * (b - y) + (c - z) * (c - z)
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entry<K> {
+    at: Unit,
+    key: K,
+}
+
+/// The points of one occupied cell.
+#[derive(Debug)]
+struct Cell<K> {
+    column: u32,
+    entries: Vec<Entry<K>>,
+}
+
+/// The occupied cells of a row, by column.
+#[derive(Debug)]
+struct Row<K> {
+    cells: Vec<Cell<K>>,
+}
+
+impl<K> Row<K> {
+    /// Where `column` is in `cells` (`Err`: where it would go).
+    fn find(&self, column: u32) -> Result<usize, usize> {
+        self.cells.binary_search_by_key(&column, |c| c.column)
+    }
+
+    /// The cells of columns `west..=east` (`west <= east`, both in the row).
+    fn between(&self, west: u32, east: u32) -> &[Cell<K>] {
+        let from = self.find(west).unwrap_or_else(|i| i);
+        let to = from + self.cells[from..].partition_point(|c| c.column <= east);
+        &self.cells[from..to]
+    }
+}
+
+/// Where a key's point is: its row, its column and its place among the cell's entries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Place {
+    row: u32,
+    column: u32,
+    entry: u32,
+}
+
+impl Place {
+    fn cell(&self) -> (u32, u32) {
+        (self.row, self.column)
     }
 }
 
 /// Points by key (an envoy, …), each at one place, with nearest-first search.
 #[derive(Debug)]
 pub struct PointIndex<K> {
-    tree: RTree<Entry<K>>,
-    places: HashMap<K, Unit>,
+    places: HashMap<K, Place, RandomState>,
+    /// The rows with a point, by row number.
+    rows: HashMap<u32, Row<K>, RandomState>,
 }
 
 impl<K> Default for PointIndex<K> {
     fn default() -> Self {
         PointIndex {
-            tree: RTree::new(),
-            places: HashMap::new(),
+            places: HashMap::default(),
+            rows: HashMap::default(),
         }
     }
 }
 
 impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
-    /// An index of `points`; a repeated key keeps its last place. Inserted one by one:
-    /// `RTree::bulk_load` of rstar 0.12 can leave leaves at different depths, and a later
-    /// insert then panics (georust/rstar pull request 239), found by the property test below.
+    /// An index of `points`; a repeated key keeps its last place.
     pub fn of(points: impl IntoIterator<Item = (K, LatLng)>) -> Self {
+        let points = points.into_iter();
         let mut index = PointIndex::default();
+        index.places.reserve(points.size_hint().0);
         for (key, p) in points {
             index.set(key, p);
         }
         index
     }
 
-    /// Puts `key` at `p` (moving it when it is in the index already).
+    /// Puts `key` at `p` (moving it when it is in the index already): in place within its
+    /// cell, else from one cell's entries to the other's.
     pub fn set(&mut self, key: K, p: LatLng) {
-        let at = unit(p);
-        if let Some(old) = self.places.insert(key, at) {
-            if old == at {
-                return;
+        let (at, cell) = (unit(p), cell_of(p));
+        match self.places.entry(key) {
+            Slot::Occupied(mut o) => {
+                let old = *o.get();
+                if old.cell() == cell {
+                    if let Some(e) = self.rows.get_mut(&old.row).and_then(|r| {
+                        let i = r.find(old.column).ok()?;
+                        r.cells[i].entries.get_mut(old.entry as usize)
+                    }) {
+                        e.at = at;
+                    }
+                    return;
+                }
+                *o.get_mut() = push(&mut self.rows, cell, Entry { at, key });
+                self.take_out(old);
             }
-            self.tree.remove(&Entry { key, at: old });
+            Slot::Vacant(v) => {
+                v.insert(push(&mut self.rows, cell, Entry { at, key }));
+            }
         }
-        self.tree.insert(Entry { key, at });
     }
 
     /// Takes `key` out of the index.
     pub fn remove(&mut self, key: K) {
-        if let Some(at) = self.places.remove(&key) {
-            self.tree.remove(&Entry { key, at });
+        if let Some(place) = self.places.remove(&key) {
+            self.take_out(place);
+        }
+    }
+
+    /// Swap-removes the entry at `place` (whose key is no longer there or elsewhere): the
+    /// cell's last entry takes its place; an emptied cell, and an emptied row, go.
+    fn take_out(&mut self, place: Place) {
+        let Some(row) = self.rows.get_mut(&place.row) else {
+            return;
+        };
+        let Ok(i) = row.find(place.column) else {
+            return;
+        };
+        let entries = &mut row.cells[i].entries;
+        entries.swap_remove(place.entry as usize);
+        if let Some(moved) = entries.get(place.entry as usize) {
+            if let Some(p) = self.places.get_mut(&moved.key) {
+                p.entry = place.entry;
+            }
+        } else if entries.is_empty() {
+            row.cells.remove(i);
+            if row.cells.is_empty() {
+                self.rows.remove(&place.row);
+            }
         }
     }
 
@@ -110,8 +294,8 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
     }
 
     /// Up to `k` keys within `radius_m` great-circle metres of `p` for which `keep` holds,
-    /// nearest first, with their distance in metres. Only the candidates nearer than the
-    /// `k`-th kept one are looked at.
+    /// nearest first, with their distance in metres. `keep` is asked nearest first, and only
+    /// until `k` keys are kept.
     pub fn nearest(
         &self,
         p: LatLng,
@@ -119,14 +303,266 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
         radius_m: f64,
         mut keep: impl FnMut(K) -> bool,
     ) -> Vec<(K, f64)> {
-        let limit = chord2(radius_m);
-        self.tree
-            .nearest_neighbor_iter_with_distance_2(&unit(p))
-            .take_while(|(_, d2)| *d2 <= limit)
-            .filter(|(e, _)| keep(e.key))
-            .take(k)
-            .map(|(e, d2)| (e.key, metres(d2)))
-            .collect()
+        let mut out = Vec::new();
+        if k == 0 || self.is_empty() || radius_m.is_nan() {
+            return out;
+        }
+        let radius_m = radius_m.clamp(0.0, HALF_ROUND_M);
+        let limit2 = chord2(radius_m);
+        let mut s = Search {
+            q: unit(p),
+            done2: -1.0,
+            prune2: limit2,
+            need: k,
+            candidates: Vec::with_capacity(2 * k.min(self.len()) + 8),
+        };
+        // row look-ups that cost about as much as scanning every point
+        let mut budget = self.rows.len() + self.len() / 8;
+        let mut seen: Option<Span> = None;
+        let mut reach = radius_m.min(CELL_M / 2.0);
+        loop {
+            let span = Span::of(p, reach);
+            if !self.visit(p, span, seen, &mut budget, &mut s) {
+                break;
+            }
+            seen = Some(span);
+            let complete = reach >= radius_m;
+            let final2 = if complete { limit2 } else { chord2(reach) };
+            let ready = to_front(&mut s.candidates, final2);
+            if s.hand_over(ready, &mut keep, &mut out) {
+                return out;
+            }
+            s.candidates.drain(..ready);
+            if s.prune2 < limit2 && s.candidates.len() < s.need {
+                // `keep` said no to some: look again for all the points not handed over yet
+                s.restart(final2.min(s.prune2), limit2);
+                seen = None;
+                continue;
+            }
+            if complete {
+                return out;
+            }
+            s.done2 = final2;
+            reach = if s.candidates.len() >= s.need {
+                // enough candidates to answer: reach the `need`-th
+                s.prune();
+                (metres(s.prune2) + 1e-3).max(reach + 1e-3)
+            } else {
+                reach * 2.0
+            }
+            .min(radius_m);
+        }
+        // scan every point instead, and finish
+        s.candidates.clear();
+        loop {
+            for entries in self.rows.values().flat_map(|r| &r.cells) {
+                s.offer(&entries.entries);
+            }
+            if s.hand_over(s.candidates.len(), &mut keep, &mut out) || s.prune2 >= limit2 {
+                return out;
+            }
+            s.restart(s.prune2, limit2);
+        }
+    }
+
+    /// Offers to `s` the points of the cells in `span` and not in `seen`, spending `budget`
+    /// row look-ups; false when it would exceed it.
+    fn visit(
+        &self,
+        p: LatLng,
+        span: Span,
+        seen: Option<Span>,
+        budget: &mut usize,
+        s: &mut Search<K>,
+    ) -> bool {
+        let rows = (span.rows.1 - span.rows.0 + 1) as usize;
+        if rows > *budget {
+            return false;
+        }
+        let mut n = 0;
+        let mut band = -1;
+        for r in span.rows.0..=span.rows.1 {
+            if r.div_euclid(BAND_ROWS) != band {
+                band = r.div_euclid(BAND_ROWS);
+                n = columns(r);
+            }
+            let now = span.columns(p.lng, n);
+            let before = seen.filter(|s| s.has_row(r)).map(|s| s.columns(p.lng, n));
+            // up to two runs of new columns
+            let runs = match (now, before) {
+                (_, None) => {
+                    let (w, e) = now.unwrap_or((0, n - 1));
+                    [(w, e), (1, 0)]
+                }
+                (None, Some(None)) => continue,
+                (None, Some(Some((w, e)))) => [(e + 1, w + n - 1), (1, 0)],
+                (Some((w, e)), Some(Some((w0, e0)))) => [(w, w0 - 1), (e0 + 1, e)],
+                // a span only grows
+                (Some(_), Some(None)) => continue,
+            };
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let Some(row) = self.rows.get(&(r as u32)) else {
+                continue;
+            };
+            for (west, east) in runs {
+                if west > east {
+                    continue;
+                }
+                // a run of fewer than n columns, wrapped into the row: one or two pieces
+                let (w, e) = (west.rem_euclid(n) as u32, east.rem_euclid(n) as u32);
+                let pieces = if w <= e {
+                    [(w, e), (1, 0)]
+                } else {
+                    [(w, (n - 1) as u32), (0, e)]
+                };
+                for (w, e) in pieces {
+                    if w <= e {
+                        for cell in row.between(w, e) {
+                            s.offer(&cell.entries);
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A search's state.
+struct Search<K> {
+    /// Where it searches from.
+    q: Unit,
+    /// The points within this squared chord of `q` have been handed to `keep`.
+    done2: f64,
+    /// The points beyond this squared chord are left out: at least `need` candidates are
+    /// nearer (or it is the radius). When `keep` says no to some of those, the search looks
+    /// again without.
+    prune2: f64,
+    /// How many more keys the answer wants.
+    need: usize,
+    /// Squared chords and keys of the points seen, nearer than `prune2` and not handed over.
+    candidates: Vec<(f64, K)>,
+}
+
+impl<K: Copy> Search<K> {
+    /// Takes the points of `entries` nearer than `prune2` and beyond `done2` as candidates.
+    fn offer(&mut self, entries: &[Entry<K>]) {
+        let (q, done2) = (self.q, self.done2);
+        let mut prune2 = self.prune2;
+        for entry in entries {
+            let d2 = distance2(&entry.at, &q);
+            if d2 > done2 && d2 <= prune2 {
+                if self.candidates.len() == self.candidates.capacity() {
+                    self.prune();
+                    prune2 = self.prune2;
+                    if d2 > prune2 {
+                        continue;
+                    }
+                }
+                self.candidates.push((d2, entry.key));
+            }
+        }
+    }
+
+    /// Brings `prune2` down to the `need`-th candidate's and leaves out those beyond (ties
+    /// stay).
+    fn prune(&mut self) {
+        let (c, need) = (&mut self.candidates, self.need);
+        if c.len() <= need {
+            return;
+        }
+        let (_, nth, _) = c.select_nth_unstable_by(need - 1, by_distance);
+        self.prune2 = nth.0;
+        let end = need + to_front(&mut c[need..], self.prune2);
+        c.truncate(end);
+    }
+
+    /// Starts over from the points beyond `done2` (those nearer were handed over), leaving
+    /// none out.
+    fn restart(&mut self, done2: f64, limit2: f64) {
+        self.done2 = done2;
+        self.prune2 = limit2;
+        self.candidates.clear();
+    }
+
+    /// Hands `candidates[..ready]` to `keep` nearest first, pushing the kept ones onto `out`
+    /// until `need` are; true when they are. Sorts only as many as may be kept.
+    fn hand_over(
+        &mut self,
+        ready: usize,
+        keep: &mut impl FnMut(K) -> bool,
+        out: &mut Vec<(K, f64)>,
+    ) -> bool {
+        let mut rest = &mut self.candidates[..ready];
+        while !rest.is_empty() {
+            if rest.len() > self.need {
+                rest.select_nth_unstable_by(self.need - 1, by_distance);
+            }
+            let (next, after) = rest.split_at_mut(self.need.min(rest.len()));
+            next.sort_unstable_by(by_distance);
+            for &(d2, key) in next.iter() {
+                if keep(key) {
+                    out.push((key, metres(d2)));
+                    self.need -= 1;
+                    if self.need == 0 {
+                        return true;
+                    }
+                }
+            }
+            rest = after;
+        }
+        false
+    }
+}
+
+/// Moves the candidates within `within2` (squared chord) to the front, keeping no order, and
+/// says how many there are (without a branch to mispredict).
+fn to_front<K>(candidates: &mut [(f64, K)], within2: f64) -> usize {
+    let mut front = 0;
+    for i in 0..candidates.len() {
+        candidates.swap(i, front);
+        front += usize::from(candidates[front].0 <= within2);
+    }
+    front
+}
+
+fn by_distance<K>(a: &(f64, K), b: &(f64, K)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0)
+}
+
+/// Puts `entry` in the cell `(row, column)` (adding the cell, and its row, when new) and says
+/// where.
+fn push<K>(
+    rows: &mut HashMap<u32, Row<K>, RandomState>,
+    (row, column): (u32, u32),
+    entry: Entry<K>,
+) -> Place {
+    let cells = &mut rows
+        .entry(row)
+        .or_insert_with(|| Row { cells: Vec::new() })
+        .cells;
+    let i = match cells.binary_search_by_key(&column, |c| c.column) {
+        Ok(i) => i,
+        Err(i) => {
+            cells.insert(
+                i,
+                Cell {
+                    column,
+                    entries: Vec::new(),
+                },
+            );
+            i
+        }
+    };
+    let entries = &mut cells[i].entries;
+    entries.push(entry);
+    Place {
+        row,
+        column,
+        entry: (entries.len() - 1) as u32,
     }
 }
 
@@ -135,6 +571,7 @@ mod tests {
     use super::*;
     use crate::haversine_m;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn ll(lat: f64, lng: f64) -> LatLng {
         LatLng::new(lat, lng).unwrap()
@@ -143,13 +580,25 @@ mod tests {
     #[test]
     fn chords_and_metres_agree_with_haversine() {
         let (a, b) = (ll(23.1066, 113.3245), ll(23.0830, 113.3390));
-        let d2 = Entry {
-            key: 0,
-            at: unit(a),
-        }
-        .distance_2(&unit(b));
+        let d2 = distance2(&unit(a), &unit(b));
         assert!((metres(d2) - haversine_m(a, b)).abs() < 1e-6);
         assert!((chord2(haversine_m(a, b)) - d2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cells_are_at_least_a_cell_wide_and_wrap() {
+        for lat in [-90.0, -89.99, -60.0, 0.0, 23.1, 45.0, 89.0, 89.999, 90.0] {
+            let row = row_of(lat);
+            assert!((0..ROWS).contains(&row));
+            let n = columns(row);
+            assert!(n >= 1);
+            // a column is at least CELL_M wide along the row (at its latitude)
+            let width = 360.0 / n as f64 * crate::distance::M_PER_DEG;
+            assert!(n == 1 || width * lat.to_radians().cos() >= CELL_M, "{lat}");
+        }
+        assert_eq!(cell_of(ll(10.0, -180.0)), cell_of(ll(10.0, 180.0)));
+        assert_eq!(cell_of(ll(10.0, -180.0)).1, 0);
+        assert_eq!(cell_of(ll(90.0, -120.0)), cell_of(ll(90.0, 60.0)));
     }
 
     #[test]
@@ -168,12 +617,164 @@ mod tests {
         index.set(3, ll(0.0, 179.9999));
         let near = index.nearest(ll(0.0, -179.9999), 1, 50.0, |_| true);
         assert_eq!(near.first().map(|n| n.0), Some(3));
+        // nor are the poles
+        index.set(4, ll(89.9999, -170.0));
+        let near = index.nearest(ll(89.9999, 10.0), 1, 50.0, |_| true);
+        assert_eq!(near.first().map(|n| n.0), Some(4));
+        assert!((near[0].1 - haversine_m(ll(89.9999, -170.0), ll(89.9999, 10.0))).abs() < 1e-6);
+    }
+
+    #[test]
+    fn emptied_cells_go_and_the_whole_sphere_is_searched() {
+        let mut index = PointIndex::default();
+        for i in 0..100 {
+            index.set(i, ll(23.0 + f64::from(i) * 0.01, 113.3));
+        }
+        for round in 0..3 {
+            for i in 0..100 {
+                index.set(i, ll(-40.0 + f64::from(i) * 0.01, -70.0 + f64::from(round)));
+            }
+        }
+        assert_eq!(index.len(), 100);
+        // the cells left behind are gone
+        let cells: usize = index.rows.values().map(|r| r.cells.len()).sum();
+        assert_eq!(cells, 100);
+        assert!(index
+            .rows
+            .values()
+            .all(|r| r.cells.windows(2).all(|w| w[0].column < w[1].column)));
+        // a search of the whole sphere (scans every point)
+        let near = index.nearest(ll(40.0, 110.0), 3, f64::INFINITY, |_| true);
+        assert_eq!(near.len(), 3);
+        assert!(near.windows(2).all(|w| w[0].1 <= w[1].1));
+        let all = index.nearest(ll(0.0, 0.0), 1000, 1e9, |_| true);
+        assert_eq!(all.len(), 100);
+        assert!(index
+            .nearest(ll(0.0, 0.0), 5, f64::NAN, |_| true)
+            .is_empty());
+        assert!(index.nearest(ll(0.0, 0.0), 0, 1e9, |_| true).is_empty());
+        for i in 0..100 {
+            index.remove(i);
+        }
+        assert!(index.is_empty() && index.rows.is_empty());
+    }
+
+    /// A place: in a city, anywhere, near a pole, near the antimeridian or on a cell's edge.
+    fn place() -> impl Strategy<Value = (f64, f64)> {
+        prop_oneof![
+            3 => (23.0f64..23.2, 113.2f64..113.45),
+            2 => (-90.0f64..=90.0, -180.0f64..=180.0),
+            1 => (89.9f64..=90.0, -180.0f64..=180.0),
+            1 => (-90.0f64..-89.98, -180.0f64..=180.0),
+            1 => (-1.0f64..1.0, prop_oneof![179.98f64..=180.0, -180.0f64..-179.98]),
+            1 => (0i64..ROWS, 0u32..1000, any::<bool>()).prop_map(|(row, c, up)| {
+                let lat = (-90.0 + row as f64 * ROW_DEG).clamp(-90.0, 90.0);
+                let n = columns(row);
+                let lng = -180.0 + 360.0 * f64::from(c) / n as f64;
+                let lng = if up { lng } else { lng - 1e-12 };
+                (lat, lng.clamp(-180.0, 180.0))
+            }),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Put a key at a place.
+        Set(usize, (f64, f64)),
+        /// Move a key by a few metres (most often within its cell).
+        Nudge(usize, f64, f64),
+        Remove(usize),
+        /// Search around a place: k, radius, only odd keys.
+        Nearest((f64, f64), usize, f64, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0usize..300, place()).prop_map(|(i, p)| Op::Set(i, p)),
+            3 => (0usize..300, -3e-5f64..3e-5, -3e-5f64..3e-5).prop_map(|(i, a, b)| Op::Nudge(i, a, b)),
+            1 => (0usize..300).prop_map(Op::Remove),
+            2 => (
+                place(),
+                1usize..30,
+                prop_oneof![0.0f64..3_000.0, 0.0f64..300_000.0, 0.0f64..25_000_000.0],
+                any::<bool>(),
+            )
+                .prop_map(|(p, k, r, odd)| Op::Nearest(p, k, r, odd)),
+        ]
+    }
+
+    /// How far our distance (from the chord) and haversine's may differ: rounding makes both
+    /// inexact within a few kilometres of the antipode.
+    fn tolerance(d: f64) -> f64 {
+        if d > HALF_ROUND_M - 20_000.0 {
+            0.5
+        } else {
+            1e-6
+        }
+    }
+
+    /// `nearest` against the brute-force great-circle ranking of `places`: the same keys in
+    /// the same order (ties aside), the same distances, only kept keys, none beyond the radius;
+    /// `keep` asked nearest first and no further than the last key answered.
+    fn check(
+        index: &PointIndex<usize>,
+        places: &HashMap<usize, LatLng>,
+        q: LatLng,
+        k: usize,
+        radius_m: f64,
+        odd_only: bool,
+    ) -> Result<(), TestCaseError> {
+        let keep = |i: usize| !odd_only || i % 2 == 1;
+        let mut asked = Vec::new();
+        let got = index.nearest(q, k, radius_m, |i| {
+            asked.push(i);
+            keep(i)
+        });
+        let mut ranking: Vec<(usize, f64)> = places
+            .iter()
+            .map(|(&i, p)| (i, haversine_m(q, *p)))
+            .filter(|&(_, d)| d <= radius_m)
+            .collect();
+        ranking.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let mut want: Vec<(usize, f64)> = ranking.iter().copied().filter(|w| keep(w.0)).collect();
+        want.truncate(k);
+        prop_assert_eq!(got.len(), want.len(), "{:?} vs {:?}", got, want);
+        for (g, w) in got.iter().zip(&want) {
+            let tol = tolerance(w.1);
+            prop_assert!((g.1 - w.1).abs() < tol, "{:?} {:?}", g, w);
+            // equal distances may come in either order; otherwise the same key
+            prop_assert!(g.0 == w.0 || (g.1 - w.1).abs() < tol, "{:?} {:?}", g, w);
+            prop_assert!(keep(g.0));
+        }
+        // asked nearest first, each once, and only up to the last answer (or all)
+        let last = if got.len() == k {
+            let (d, tol) = (got[k - 1].1, tolerance(got[k - 1].1));
+            let before = ranking.iter().filter(|r| r.1 < d - tol).count();
+            before + 1..=ranking.iter().filter(|r| r.1 <= d + tol).count()
+        } else {
+            ranking.len()..=ranking.len()
+        };
+        prop_assert!(
+            last.contains(&asked.len()),
+            "{} asked, {:?}",
+            asked.len(),
+            last
+        );
+        for (a, r) in asked.iter().zip(&ranking) {
+            let d = haversine_m(q, places[a]);
+            prop_assert!(
+                (d - r.1).abs() < tolerance(d),
+                "asked {a} at {d}, rank {:?}",
+                r
+            );
+        }
+        Ok(())
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// The answer is the brute-force great-circle ranking: the same keys in the same order
-        /// (ties aside), the same distances, only kept keys, none beyond the radius.
+        /// The answer is the brute-force great-circle ranking after a city's worth of points
+        /// and moves.
         #[test]
         fn nearest_equals_a_brute_force_ranking(
             points in prop::collection::vec((23.0f64..23.2, 113.2f64..113.45), 1..400),
@@ -183,29 +784,46 @@ mod tests {
             radius_m in 100.0f64..20_000.0,
             odd_only in any::<bool>(),
         ) {
-            let mut places: Vec<LatLng> = points.iter().map(|&(a, b)| ll(a, b)).collect();
-            let mut index = PointIndex::of(places.iter().enumerate().map(|(i, p)| (i, *p)));
+            let mut places: HashMap<usize, LatLng> =
+                points.iter().enumerate().map(|(i, &(a, b))| (i, ll(a, b))).collect();
+            let mut index = PointIndex::of(places.iter().map(|(i, p)| (*i, *p)));
             for (i, a, b) in moves {
                 let i = i % places.len();
-                places[i] = ll(a, b);
-                index.set(i, places[i]);
+                places.insert(i, ll(a, b));
+                index.set(i, places[&i]);
             }
-            let q = ll(q.0, q.1);
-            let keep = |i: usize| !odd_only || i % 2 == 1;
-            let got = index.nearest(q, k, radius_m, keep);
-            let mut want: Vec<(usize, f64)> = places
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i, haversine_m(q, *p)))
-                .filter(|&(i, d)| keep(i) && d <= radius_m)
-                .collect();
-            want.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-            want.truncate(k);
-            prop_assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(&want) {
-                prop_assert!((g.1 - w.1).abs() < 1e-6, "{:?} {:?}", g, w);
-                // equal distances may come in either order; otherwise the same key
-                prop_assert!(g.0 == w.0 || (g.1 - w.1).abs() < 1e-6);
+            check(&index, &places, ll(q.0, q.1), k, radius_m, odd_only)?;
+        }
+
+        /// The same at every step of a mix of puts, small moves, removals and searches,
+        /// anywhere on the sphere (poles, antimeridian and cell edges included).
+        #[test]
+        fn nearest_equals_a_brute_force_ranking_through_moves(
+            ops in prop::collection::vec(op(), 1..400),
+        ) {
+            let mut places: HashMap<usize, LatLng> = HashMap::new();
+            let mut index = PointIndex::default();
+            for op in ops {
+                match op {
+                    Op::Set(i, (a, b)) => {
+                        places.insert(i, ll(a, b));
+                        index.set(i, ll(a, b));
+                    }
+                    Op::Nudge(i, a, b) => {
+                        if let Some(p) = places.get_mut(&i) {
+                            *p = ll((p.lat + a).clamp(-90.0, 90.0), (p.lng + b).clamp(-180.0, 180.0));
+                            index.set(i, *p);
+                        }
+                    }
+                    Op::Remove(i) => {
+                        places.remove(&i);
+                        index.remove(i);
+                    }
+                    Op::Nearest((a, b), k, radius_m, odd_only) => {
+                        check(&index, &places, ll(a, b), k, radius_m, odd_only)?;
+                    }
+                }
+                prop_assert_eq!(index.len(), places.len());
             }
         }
     }

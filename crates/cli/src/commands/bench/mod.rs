@@ -65,6 +65,7 @@ pub enum BenchCommand {
     /// 10-minute window is the workload's, checks recall against queries_expected.csv, times
     /// it at concurrency 1 and `--concurrency`, and compares with the same search in process
     /// (`PointIndex`) and in Redis (`GEOSEARCH`, if one answers at 127.0.0.1:6379).
+    /// `--in-process-only` runs just the in-process step, from the workload's files alone.
     Nearest(nearest::NearestArgs),
     /// Hold `--clients` event streams (`GET /stream`) of a running server open at once, one
     /// envoy of bench load's sessions each, and print the server's memory per stream.

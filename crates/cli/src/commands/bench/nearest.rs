@@ -21,6 +21,9 @@
 //!    [`REDIS_KEY`], `GEOSEARCH … FROMLONLAT lng lat BYRADIUS 2000 m ASC COUNT 20` per query at
 //!    concurrency 1 and `--concurrency` (one connection per client, one request in flight on
 //!    each, as the HTTP clients), then delete the key.
+//!
+//! With `--in-process-only` only step 4 runs (from the workload's files alone: no server, no
+//! sessions, no Redis), for measuring [`PointIndex`] by itself.
 
 use super::ingest::Report;
 use super::workload::{self, BenchFile, Ping};
@@ -61,9 +64,13 @@ pub struct NearestArgs {
     /// The workload directory, with the files `bench load` wrote.
     #[arg(long)]
     pub workload: PathBuf,
-    /// The running server, e.g. http://127.0.0.1:8080.
+    /// The running server, e.g. http://127.0.0.1:8080 (not needed with `--in-process-only`).
+    #[arg(long, required_unless_present = "in_process_only")]
+    pub url: Option<String>,
+    /// Run only the in-process step (`PointIndex` queries and moves on one thread, recall
+    /// against queries_expected.csv) from the workload's files: no server, HTTP or Redis.
     #[arg(long)]
-    pub url: String,
+    pub in_process_only: bool,
     /// Concurrent client connections of the second run.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -313,7 +320,15 @@ fn nearest_url(base: &str, q: &Query) -> String {
 
 /// `peacepatrol bench nearest`.
 pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
-    let base = a.url.trim_end_matches('/').to_owned();
+    if a.in_process_only {
+        return in_process_only(&a.workload);
+    }
+    let base = a
+        .url
+        .as_deref()
+        .context("--url is required")?
+        .trim_end_matches('/')
+        .to_owned();
     super::announce_server(&base).await?;
     let rss_before = a.server_pid.map(super::vm_rss_kib).transpose()?;
     let dir = &a.workload;
@@ -519,6 +534,28 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
         Err(e) => println!("Redis peer failed: {e:#}"),
     }
     Ok(())
+}
+
+/// `--in-process-only`: step 4 alone, on the workload's active volunteers.
+fn in_process_only(dir: &Path) -> anyhow::Result<()> {
+    let now_unix = workload::now_unix(dir)?;
+    let mut volunteers = Vec::new();
+    workload::read_pings(&dir.join("volunteers.csv"), "id", |p| volunteers.push(p))?;
+    let queries = read_queries(&dir.join("queries.csv"))?;
+    let expected = read_expected(&dir.join("queries_expected.csv"))?;
+    let active: Vec<Ping> = volunteers
+        .iter()
+        .filter(|v| v.ts >= now_unix - WINDOW_S)
+        .copied()
+        .collect();
+    let size = format!(
+        "{} live envoys of {}, {} queries (k {K}, {RADIUS_M} m)",
+        active.len(),
+        volunteers.len(),
+        queries.len()
+    );
+    println!("workload {}: {size}", dir.display());
+    in_process(&active, &queries, &expected, &size)
 }
 
 /// How many active volunteers are inside the server's window now, given the anchor.
