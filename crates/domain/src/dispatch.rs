@@ -237,14 +237,8 @@ impl Dispatch {
                 format!("needed must be 1 to {MAX_NEEDED}, got {needed}"),
             ));
         }
-        let message = message.trim();
-        let chars = message.chars().count();
-        if chars == 0 || chars > MAX_MESSAGE_CHARS {
-            return Err(DomainError::invalid(
-                "invalid_message",
-                format!("the message must have 1 to {MAX_MESSAGE_CHARS} characters, got {chars}"),
-            ));
-        }
+        let message =
+            crate::task::text("message", "invalid_message", message, 1, MAX_MESSAGE_CHARS)?;
         Ok(Dispatch {
             id: crate::DispatchId::new(),
             created_by: by,
@@ -252,7 +246,7 @@ impl Dispatch {
             at,
             radius_m,
             needed,
-            message: message.to_owned(),
+            message,
             policy,
             state: DispatchState::Open,
             escalations: 0,

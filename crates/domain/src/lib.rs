@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error;
 pub mod heat;
 pub mod ids;
+pub mod incident;
 pub mod join_token;
 pub mod ledger;
 pub mod patrol;

@@ -127,7 +127,8 @@ pub struct Task {
     pub created_at: Timestamp,
 }
 
-fn text(
+/// `value` trimmed, when it has `min` to `max` characters (400 `code` naming `field` otherwise).
+pub(crate) fn text(
     field: &'static str,
     code: &'static str,
     value: &str,
