@@ -284,15 +284,23 @@ impl Dispatch {
         self.quota().saturating_sub(recipients.engaged())
     }
 
-    /// The radius the dispatch widens to now, if an escalation is due: open, fewer than
-    /// `needed` accepted, `escalate_after` since it opened or last widened, and fewer than
-    /// [`MAX_ESCALATIONS`] so far. At the maximum radius an escalation still grows the quota.
-    pub fn escalation_due(&self, recipients: &Tally, now: Timestamp) -> Option<f64> {
+    /// When it widens next if fewer than `needed` have accepted by then: `escalate_after`
+    /// after it opened or last widened; never once closed, once `needed` accepted, or after
+    /// [`MAX_ESCALATIONS`].
+    pub fn next_escalation_at(&self, recipients: &Tally) -> Option<Timestamp> {
         (self.state == DispatchState::Open
             && recipients.accepted() < self.needed
-            && self.escalations < MAX_ESCALATIONS
-            && now >= self.escalated_at + self.policy.escalate_after)
-            .then(|| (self.radius_m * 2.0).min(self.policy.max_radius_m.max(self.radius_m)))
+            && self.escalations < MAX_ESCALATIONS)
+            .then(|| self.escalated_at + self.policy.escalate_after)
+    }
+
+    /// The radius the dispatch widens to now, if an escalation is due
+    /// ([`Dispatch::next_escalation_at`] has come). At the maximum radius an escalation still
+    /// grows the quota.
+    pub fn escalation_due(&self, recipients: &Tally, now: Timestamp) -> Option<f64> {
+        self.next_escalation_at(recipients)
+            .filter(|due| now >= *due)
+            .map(|_| (self.radius_m * 2.0).min(self.policy.max_radius_m.max(self.radius_m)))
     }
 
     /// Widens the search now (after [`Dispatch::escalation_due`] said so).
@@ -405,12 +413,13 @@ impl Recipient {
         }
     }
 
-    /// The envoy marks arrival from `distance_m` metres from the point (their latest position).
-    /// Returns whether anything changed (arriving twice is not an error).
+    /// The envoy marks arrival from `at`, their latest known position (`None`: none known):
+    /// within [`ARRIVAL_RADIUS_M`] great-circle metres of the point. Returns whether anything
+    /// changed (arriving twice is not an error).
     pub fn arrive(
         &mut self,
         dispatch: &Dispatch,
-        distance_m: Option<f64>,
+        at: Option<LatLng>,
         now: Timestamp,
     ) -> DomainResult<bool> {
         match self.state {
@@ -427,7 +436,7 @@ impl Recipient {
             }
         }
         dispatch.check_open()?;
-        let Some(distance_m) = distance_m else {
+        let Some(distance_m) = at.map(|at| pp_geo::haversine_m(at, dispatch.at)) else {
             return Err(DomainError::conflict(
                 "no_position",
                 "the server has no recent position of yours; send your position first",
@@ -507,6 +516,11 @@ mod tests {
         LatLng::new(23.1066, 113.3245).unwrap()
     }
 
+    /// `m` metres north of the tower.
+    fn north(m: f64) -> Option<LatLng> {
+        Some(LatLng::new(23.1066 + m / 111_195.08, 113.3245).unwrap())
+    }
+
     fn dispatch(needed: u32) -> Dispatch {
         Dispatch::open(
             UserId::new(),
@@ -566,6 +580,10 @@ mod tests {
         tally.notified = 3;
         tally.declined = 1;
         assert_eq!(d.wanted(&tally), 1);
+        assert_eq!(
+            d.next_escalation_at(&tally),
+            Some(t0() + Duration::seconds(60))
+        );
         // not yet due; due after 60 s, radius doubles
         assert_eq!(d.escalation_due(&tally, t0() + Duration::seconds(59)), None);
         let at = t0() + Duration::seconds(60);
@@ -624,7 +642,7 @@ mod tests {
         assert!(r.is_overdue(at + Duration::seconds(45)));
         // arrival needs an acceptance first
         assert_eq!(
-            r.arrive(&d, Some(10.0), at).unwrap_err().code(),
+            r.arrive(&d, north(10.0), at).unwrap_err().code(),
             "not_accepted"
         );
         assert_eq!(r.respond(true, &d, at), Ok(true));
@@ -635,12 +653,12 @@ mod tests {
         );
         assert_eq!(r.arrive(&d, None, at).unwrap_err().code(), "no_position");
         assert_eq!(
-            r.arrive(&d, Some(100.5), at).unwrap_err().code(),
+            r.arrive(&d, north(100.5), at).unwrap_err().code(),
             "not_at_scene"
         );
-        assert_eq!(r.arrive(&d, Some(100.0), at), Ok(true));
+        assert_eq!(r.arrive(&d, north(99.9), at), Ok(true));
         assert_eq!((r.state, r.arrived_at), (RecipientState::Arrived, Some(at)));
-        assert_eq!(r.arrive(&d, Some(500.0), at), Ok(false));
+        assert_eq!(r.arrive(&d, north(500.0), at), Ok(false));
         assert_eq!(
             r.respond(false, &d, at).unwrap_err().code(),
             "already_arrived"
@@ -692,7 +710,7 @@ mod tests {
         let mut rs: Vec<Recipient> = (0..5).map(|_| d.alert(UserId::new(), 1.0, t0())).collect();
         rs[0].respond(true, &d, t0()).unwrap();
         rs[1].respond(true, &d, t0()).unwrap();
-        rs[1].arrive(&d, Some(1.0), t0()).unwrap();
+        rs[1].arrive(&d, north(1.0), t0()).unwrap();
         rs[2].respond(false, &d, t0()).unwrap();
         rs[3].expire(t0());
         let t = Tally::of(&rs);

@@ -192,11 +192,6 @@ impl LiveIndex {
         }
     }
 
-    /// Whether the envoy is taken by an open dispatch.
-    pub fn is_engaged(&self, user: UserId) -> bool {
-        self.read().engaged.contains(&user)
-    }
-
     /// Whether the envoy may be alerted (has not opted out).
     pub fn is_available(&self, user: UserId) -> bool {
         !self.read().opted_out.contains(&user)

@@ -301,13 +301,13 @@ pub trait DispatchStore: Send + Sync {
         accept: bool,
         now: Timestamp,
     ) -> StoreResult<(DispatchView, bool)>;
-    /// `user` marks arrival from `distance_m` metres from the point (their latest position;
-    /// `None` when the server has none) (`Recipient::arrive`).
+    /// `user` marks arrival from `at`, their latest known position (`None` when the server
+    /// has none) (`Recipient::arrive`).
     async fn arrive_dispatch(
         &self,
         id: DispatchId,
         user: UserId,
-        distance_m: Option<f64>,
+        at: Option<LatLng>,
         now: Timestamp,
     ) -> StoreResult<(DispatchView, bool)>;
     /// Closes a dispatch (`Dispatch::close`): the alerts not answered expire and every

@@ -1356,6 +1356,11 @@ fn tower() -> LatLng {
     LatLng::new(23.1066, 113.3245).unwrap()
 }
 
+/// `m` metres north of the tower.
+fn north(m: f64) -> Option<LatLng> {
+    Some(LatLng::new(23.1066 + m / 111_195.08, 113.3245).unwrap())
+}
+
 async fn open_dispatch(store: &Arc<dyn Store>, by: UserId, needed: u32, at: Timestamp) -> Dispatch {
     let d = Dispatch::open(
         by,
@@ -1453,7 +1458,7 @@ async fn dispatch_alerts_answers_expiry_escalation_and_close() {
         assert_eq!(
             code(
                 store
-                    .arrive_dispatch(d.id, envoys[0], Some(150.0), t1)
+                    .arrive_dispatch(d.id, envoys[0], north(150.0), t1)
                     .await
                     .unwrap_err()
             ),
@@ -1462,14 +1467,14 @@ async fn dispatch_alerts_answers_expiry_escalation_and_close() {
         assert_eq!(
             code(
                 store
-                    .arrive_dispatch(d.id, envoys[2], Some(10.0), t1)
+                    .arrive_dispatch(d.id, envoys[2], north(10.0), t1)
                     .await
                     .unwrap_err()
             ),
             "not_accepted"
         );
         let (v, changed) = store
-            .arrive_dispatch(d.id, envoys[0], Some(40.0), t1)
+            .arrive_dispatch(d.id, envoys[0], north(40.0), t1)
             .await
             .unwrap();
         assert!(changed);

@@ -23,6 +23,27 @@ fn recipients(v: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The ids `GET /envoys/nearest` offers within 2 km of the tower, nearest first.
+async fn offered(app: &TestApp, commander: &str) -> Vec<String> {
+    let near = expect(
+        app.get(
+            &format!(
+                "/envoys/nearest?lat={}&lng={}&k=10&radius_m=2000",
+                TOWER.0, TOWER.1
+            ),
+            commander,
+        )
+        .await,
+        200,
+    );
+    near["envoys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn pair(id: &str, state: &str) -> (String, String) {
     (id.to_owned(), state.to_owned())
 }
@@ -103,24 +124,7 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
             assert_eq!(alert.data["recipients"].as_array().unwrap().len(), 1);
         }
         // taken envoys are not offered to another search
-        let near = expect(
-            app.get(
-                &format!(
-                    "/envoys/nearest?lat={}&lng={}&k=10&radius_m=2000",
-                    TOWER.0, TOWER.1
-                ),
-                &commander,
-            )
-            .await,
-            200,
-        );
-        let offered: Vec<&str> = near["envoys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(offered, [id(3).as_str(), id(4).as_str(), id(5).as_str()]);
+        assert_eq!(offered(app, &commander).await, [id(3), id(4), id(5)]);
 
         // envoy 0 accepts; envoy 1 declines, and the place passes to envoy 3 (400 m)
         let respond = |i: usize, accept: bool| {
@@ -251,32 +255,7 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
         assert!(last_id < arrived.id && arrived.id < replayed_close.id);
 
         // everyone the first dispatch held is available again; the second still holds its own
-        let near = expect(
-            app.get(
-                &format!(
-                    "/envoys/nearest?lat={}&lng={}&k=10&radius_m=2000",
-                    TOWER.0, TOWER.1
-                ),
-                &commander,
-            )
-            .await,
-            200,
-        );
-        let offered: Vec<&str> = near["envoys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            offered,
-            [
-                id(0).as_str(),
-                id(3).as_str(),
-                id(4).as_str(),
-                id(5).as_str()
-            ]
-        );
+        assert_eq!(offered(app, &commander).await, [id(0), id(3), id(4), id(5)]);
         // and the dispatch reads back as closed, for the command centre and the envoys it alerted
         let read = expect(
             app.get(&format!("/dispatches/{dispatch_id}"), &commander)

@@ -9,9 +9,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pp_domain::dispatch::{
-    Dispatch, DispatchState, Recipient, RecipientState, Tally, MAX_ESCALATIONS,
-};
+use pp_domain::dispatch::{Dispatch, DispatchState, Recipient, RecipientState, Tally};
 use pp_domain::{DispatchId, Role, UserId};
 use pp_geo::LatLng;
 use pp_store::{DispatchFilter, DispatchView};
@@ -133,8 +131,6 @@ impl DispatchBody {
     fn frame(view: &DispatchView, recipients: Vec<RecipientBody>) -> DispatchBody {
         let d: &Dispatch = &view.dispatch;
         let counts = view.tally();
-        let escalates =
-            d.state.is_open() && counts.accepted() < d.needed && d.escalations < MAX_ESCALATIONS;
         DispatchBody {
             id: d.id,
             state: d.state,
@@ -147,7 +143,7 @@ impl DispatchBody {
             created_by: d.created_by,
             created_at: d.created_at,
             escalations: d.escalations,
-            next_escalation_at: escalates.then(|| d.escalated_at + d.policy.escalate_after),
+            next_escalation_at: d.next_escalation_at(&counts),
             closed_at: d.closed_at,
             closed_by: d.closed_by,
             counts,
@@ -388,15 +384,10 @@ pub async fn arrived(
 ) -> ApiResult<Json<DispatchBody>> {
     auth.require(&[Role::Envoy])?;
     let user = auth.user.id;
-    let point = state.store.dispatch(id).await?.dispatch.at;
-    let distance_m = state
-        .ingest
-        .live()
-        .latest(user)
-        .map(|p| pp_geo::haversine_m(p.at, point));
+    let at = state.ingest.live().latest(user).map(|p| p.at);
     let (view, changed) = state
         .store
-        .arrive_dispatch(id, user, distance_m, state.clock.now())
+        .arrive_dispatch(id, user, at, state.clock.now())
         .await?;
     if changed {
         dispatch::tell_envoy(&state, &view, user, "dispatch_update");

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use pp_domain::dispatch::{Dispatch, Recipient};
 use pp_domain::time::{to_millis, Timestamp};
 use pp_domain::{DispatchId, UserId};
+use pp_geo::LatLng;
 use sqlx::{QueryBuilder, Transaction};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -208,10 +209,10 @@ impl DispatchStore for SqlStore {
         &self,
         id: DispatchId,
         user: UserId,
-        distance_m: Option<f64>,
+        at: Option<LatLng>,
         now: Timestamp,
     ) -> StoreResult<(DispatchView, bool)> {
-        change_recipient(self, id, user, |r, d| r.arrive(d, distance_m, now)).await
+        change_recipient(self, id, user, |r, d| r.arrive(d, at, now)).await
     }
 
     async fn close_dispatch(

@@ -266,6 +266,17 @@ impl Measured {
     fn p50(&self) -> f64 {
         self.figures.percentile_ms(0.50)
     }
+
+    /// `p50 … ms, p99 … ms, mean … ms, … req/s`.
+    fn latencies(&self) -> String {
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms, {:.0} req/s",
+            self.p50(),
+            self.figures.percentile_ms(0.99),
+            self.figures.mean_ms(),
+            self.figures.requests() as f64 / self.figures.wall().as_secs_f64()
+        )
+    }
 }
 
 /// `peacepatrol bench heatmap`.
@@ -499,32 +510,23 @@ pub async fn run(a: HeatmapArgs) -> anyhow::Result<()> {
     // summary
     let exact_p50 = exact.0.p50();
     println!(
-        "HEATMAP: {} days from/to exact: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms, {:.0} req/s, {} cells, {} bytes",
+        "HEATMAP: {} days from/to exact: {}, {} cells, {} bytes",
         meta.days,
-        exact_p50,
-        exact.0.figures.percentile_ms(0.99),
-        exact.0.figures.mean_ms(),
-        exact.0.figures.requests() as f64 / exact.0.figures.wall().as_secs_f64(),
+        exact.0.latencies(),
         ours.len(),
         exact.0.figures.tally.max
     );
     for (d, m) in &named {
         println!(
-            "HEATMAP: window={d}d: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms, {:.0} req/s, {} cells, {} bytes",
-            m.p50(),
-            m.figures.percentile_ms(0.99),
-            m.figures.mean_ms(),
-            m.figures.requests() as f64 / m.figures.wall().as_secs_f64(),
+            "HEATMAP: window={d}d: {}, {} cells, {} bytes",
+            m.latencies(),
             m.cells.unwrap_or(0),
             m.figures.tally.max
         );
     }
     println!(
-        "HEATMAP: tile z{TILE_ZOOM} {tile_window}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms, {:.0} req/s, {} bytes",
-        tile.p50(),
-        tile.figures.percentile_ms(0.99),
-        tile.figures.mean_ms(),
-        tile.figures.requests() as f64 / tile.figures.wall().as_secs_f64(),
+        "HEATMAP: tile z{TILE_ZOOM} {tile_window}: {}, {} bytes",
+        tile.latencies(),
         tile.figures.tally.max
     );
     for (d, what, ms, rows) in &peer {

@@ -332,18 +332,15 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
     super::announce_server(&base).await?;
     let rss_before = a.server_pid.map(super::vm_rss_kib).transpose()?;
     let dir = &a.workload;
-    let now_unix = workload::now_unix(dir)?;
+    let Sample {
+        now_unix,
+        active,
+        queries,
+        expected,
+        size,
+    } = Sample::read(dir)?;
     let bench = BenchFile::read(dir)?;
     let sessions = workload::read_sessions(dir)?;
-    let mut volunteers = Vec::new();
-    workload::read_pings(&dir.join("volunteers.csv"), "id", |p| volunteers.push(p))?;
-    let queries = read_queries(&dir.join("queries.csv"))?;
-    let expected = read_expected(&dir.join("queries_expected.csv"))?;
-    let active: Vec<Ping> = volunteers
-        .iter()
-        .filter(|v| v.ts >= now_unix - WINDOW_S)
-        .copied()
-        .collect();
     let with_session = active
         .iter()
         .filter(|v| sessions.contains_key(&v.id))
@@ -354,14 +351,6 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
          the sessions are not the active set (run `bench load` again)",
         active.len(),
         sessions.len()
-    );
-    let size = format!(
-        "{} live envoys of {}, {} queries (k {}, {} m)",
-        active.len(),
-        volunteers.len(),
-        queries.len(),
-        queries.first().map_or(0, |q| q.k),
-        queries.first().map_or(0.0, |q| q.radius_m)
     );
     println!(
         "workload {}: {size}; {} expected entries; bench load's shift {:+} h",
@@ -538,24 +527,55 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
 
 /// `--in-process-only`: step 4 alone, on the workload's active volunteers.
 fn in_process_only(dir: &Path) -> anyhow::Result<()> {
-    let now_unix = workload::now_unix(dir)?;
-    let mut volunteers = Vec::new();
-    workload::read_pings(&dir.join("volunteers.csv"), "id", |p| volunteers.push(p))?;
-    let queries = read_queries(&dir.join("queries.csv"))?;
-    let expected = read_expected(&dir.join("queries_expected.csv"))?;
-    let active: Vec<Ping> = volunteers
-        .iter()
-        .filter(|v| v.ts >= now_unix - WINDOW_S)
-        .copied()
-        .collect();
-    let size = format!(
-        "{} live envoys of {}, {} queries (k {K}, {RADIUS_M} m)",
-        active.len(),
-        volunteers.len(),
-        queries.len()
-    );
-    println!("workload {}: {size}", dir.display());
-    in_process(&active, &queries, &expected, &size)
+    let sample = Sample::read(dir)?;
+    println!("workload {}: {}", dir.display(), sample.size);
+    in_process(
+        &sample.active,
+        &sample.queries,
+        &sample.expected,
+        &sample.size,
+    )
+}
+
+/// What the benchmark takes from the workload: the volunteers seen in its last
+/// [`WINDOW_S`] seconds, the queries and their expected answers.
+struct Sample {
+    now_unix: i64,
+    active: Vec<Ping>,
+    queries: Vec<Query>,
+    expected: HashMap<u32, Vec<(u32, f64)>>,
+    /// the workload's size, for the figures' lines
+    size: String,
+}
+
+impl Sample {
+    fn read(dir: &Path) -> anyhow::Result<Sample> {
+        let now_unix = workload::now_unix(dir)?;
+        let mut volunteers = Vec::new();
+        workload::read_pings(&dir.join("volunteers.csv"), "id", |p| volunteers.push(p))?;
+        let queries = read_queries(&dir.join("queries.csv"))?;
+        let expected = read_expected(&dir.join("queries_expected.csv"))?;
+        let active: Vec<Ping> = volunteers
+            .iter()
+            .filter(|v| v.ts >= now_unix - WINDOW_S)
+            .copied()
+            .collect();
+        let size = format!(
+            "{} live envoys of {}, {} queries (k {}, {} m)",
+            active.len(),
+            volunteers.len(),
+            queries.len(),
+            queries.first().map_or(0, |q| q.k),
+            queries.first().map_or(0.0, |q| q.radius_m)
+        );
+        Ok(Sample {
+            now_unix,
+            active,
+            queries,
+            expected,
+            size,
+        })
+    }
 }
 
 /// How many active volunteers are inside the server's window now, given the anchor.
