@@ -520,12 +520,23 @@ impl TestApp {
 
     /// Makes an account of any role through the store and logs in; returns (token, user id).
     pub async fn account(&self, phone: &str, name: &str, role: Role) -> (String, String) {
+        self.account_in(phone, name, role, None).await
+    }
+
+    /// [`TestApp::account`] in a department (staff).
+    pub async fn account_in(
+        &self,
+        phone: &str,
+        name: &str,
+        role: Role,
+        department: Option<&str>,
+    ) -> (String, String) {
         let user = NewUser {
             phone: Phone::parse(phone).unwrap(),
             name: name.to_owned(),
             role,
             password_hash: password_hash(),
-            department: None,
+            department: department.map(str::to_owned),
         };
         let user = self.store.create_user(&user, self.now()).await.unwrap();
         let token = self.login(phone, PASSWORD).await;
@@ -542,6 +553,38 @@ impl TestApp {
         )
         .await
         .0
+    }
+
+    /// A fresh staff account of `department`, logged in; returns (token, user id).
+    pub async fn staff(&self, department: &str) -> (String, String) {
+        let n = self.next_account.fetch_add(1, Ordering::Relaxed);
+        self.account_in(
+            &format!("135{n:08}"),
+            &format!("{department} staff {n}"),
+            Role::Staff,
+            Some(department),
+        )
+        .await
+    }
+
+    /// `POST /incidents` as multipart: `fields` as text parts, then each photo as a `photo`
+    /// part.
+    pub async fn report(&self, token: &str, fields: &[(&str, String)], photos: &[Photo]) -> Resp {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.clone());
+        }
+        for p in photos {
+            let part = reqwest::multipart::Part::bytes(p.bytes.clone())
+                .file_name(p.file_name)
+                .mime_str(p.mime)
+                .unwrap();
+            form = form.part("photo", part);
+        }
+        let req = self
+            .request(Method::POST, "/incidents", token)
+            .multipart(form);
+        self.send(req).await
     }
 
     /// A fresh admin account, logged in; returns the token.

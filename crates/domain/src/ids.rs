@@ -64,3 +64,7 @@ id!(
     /// An emergency dispatch.
     DispatchId
 );
+id!(
+    /// An incident report (an Open311 service request).
+    IncidentId
+);

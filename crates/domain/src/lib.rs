@@ -21,5 +21,5 @@ pub mod team;
 pub mod time;
 
 pub use error::{DomainError, DomainResult};
-pub use ids::{DepartmentId, DispatchId, LedgerId, TaskId, TeamId, UserId};
+pub use ids::{DepartmentId, DispatchId, IncidentId, LedgerId, TaskId, TeamId, UserId};
 pub use role::Role;

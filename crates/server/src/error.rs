@@ -117,7 +117,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Marks a response whose body already has the error shape, so [`normalize`] leaves it alone.
 #[derive(Debug, Clone, Copy)]
-struct Shaped;
+pub(crate) struct Shaped;
 
 impl ApiError {
     /// A 400 with its own code.
@@ -275,6 +275,7 @@ impl From<StoreError> for ApiError {
                     "member" => "member_not_found",
                     "dispatch" => "dispatch_not_found",
                     "alert" => "alert_not_found",
+                    "incident" => "incident_not_found",
                     _ => "not_found",
                 };
                 Self::NotFound {
@@ -300,6 +301,7 @@ fn conflict_message(code: &str) -> &'static str {
     match code {
         "phone_taken" => "an account with this phone number exists already",
         "already_in_team" => "you are already in a forming or active team: leave it first",
+        "department_exists" => "a department with this code exists already",
         _ => "the request conflicts with the current state",
     }
 }
@@ -524,6 +526,12 @@ mod tests {
         check(StoreError::NotFound("member"), 404, "member_not_found");
         check(StoreError::NotFound("dispatch"), 404, "dispatch_not_found");
         check(StoreError::NotFound("alert"), 404, "alert_not_found");
+        check(StoreError::NotFound("incident"), 404, "incident_not_found");
+        check(
+            StoreError::Conflict("department_exists"),
+            409,
+            "department_exists",
+        );
         check(StoreError::NotFound("record"), 404, "not_found");
         check(StoreError::Conflict("phone_taken"), 409, "phone_taken");
         check(

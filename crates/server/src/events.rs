@@ -1,4 +1,4 @@
-//! Live events (team changes, positions; dispatch alerts and incidents later) and who gets
+//! Live events (team changes, positions, dispatch alerts, incidents) and who gets
 //! them, through the [`EventBus`] trait: in-process now ([`LocalBus`]), a networked bus (NATS)
 //! later, so that several nodes can share one stream.
 //!
@@ -27,6 +27,10 @@ pub enum Audience {
     Users(Vec<UserId>),
     /// Everyone with one of these roles (the command centre).
     Roles(Vec<Role>),
+    /// The staff of this department (by code).
+    Department(String),
+    /// Anyone in one of these audiences (each gets the event once).
+    Any(Vec<Audience>),
     /// Commanders and admins who asked for live positions.
     PositionWatchers,
 }
@@ -47,12 +51,14 @@ pub struct Event {
 }
 
 /// A subscriber: who it is, and whether it asked for positions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Subscriber {
     /// the user
     pub user: UserId,
     /// their role
     pub role: Role,
+    /// their department (staff)
+    pub department: Option<String>,
     /// a command-centre user who asked for live positions
     pub positions: bool,
 }
@@ -60,9 +66,20 @@ pub struct Subscriber {
 impl Event {
     /// Whether `s` gets this event.
     pub fn is_for(&self, s: &Subscriber) -> bool {
-        match &self.audience {
+        self.audience.includes(s)
+    }
+}
+
+impl Audience {
+    /// Whether `s` is in this audience.
+    pub fn includes(&self, s: &Subscriber) -> bool {
+        match self {
             Audience::Users(users) => users.contains(&s.user),
             Audience::Roles(roles) => roles.contains(&s.role),
+            Audience::Department(code) => {
+                s.role == Role::Staff && s.department.as_deref() == Some(code.as_str())
+            }
+            Audience::Any(audiences) => audiences.iter().any(|a| a.includes(s)),
             Audience::PositionWatchers => s.positions,
         }
     }
@@ -211,14 +228,32 @@ mod tests {
         let sa = Subscriber {
             user: a,
             role: Role::Envoy,
+            department: None,
             positions: false,
         };
         let sb = Subscriber {
             user: b,
             role: Role::Commander,
+            department: None,
             positions: false,
         };
         assert!(first.is_for(&sa) && !first.is_for(&sb));
+        let staff = |department: &str| Subscriber {
+            user: UserId::new(),
+            role: Role::Staff,
+            department: Some(department.to_owned()),
+            positions: false,
+        };
+        let for_sanitation = Event {
+            id: 9,
+            kind: "incident",
+            data: serde_json::Value::Null,
+            audience: Audience::Department("sanitation".to_owned()),
+            at: t,
+        };
+        assert!(for_sanitation.is_for(&staff("sanitation")));
+        assert!(!for_sanitation.is_for(&staff("urban_management")));
+        assert!(!for_sanitation.is_for(&sb));
         assert!(rx.try_recv().unwrap().is_for(&sb));
         assert_eq!(bus.since(0).unwrap().len(), 2);
         assert_eq!(bus.since(1).unwrap().len(), 1);

@@ -22,6 +22,7 @@ pub mod heat;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod open311;
 pub mod patrol;
 pub mod photo;
 pub mod qr;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/api/openapi.json", openapi_json)
         .route("/api/docs", get(docs::page))
+        .nest(open311::PREFIX, open311::router())
         .merge(assets::router())
         .fallback(assets::fallback)
         // innermost first: the metrics see every answer with its route template, then bare

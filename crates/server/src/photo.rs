@@ -28,17 +28,34 @@ pub struct Photo {
 }
 
 impl Photo {
+    /// Its stored file name: `<sha256>.<ext>`.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.sha256, self.ext)
+    }
+
     /// Where this photo lives under `photo_dir`.
     pub fn path_in(&self, photo_dir: &Path) -> PathBuf {
-        photo_dir
-            .join(&self.sha256[..2])
-            .join(format!("{}.{}", self.sha256, self.ext))
+        stored(photo_dir, &self.file_name()).0
     }
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+}
+
+/// Where the photo stored as `file_name` (`<sha256>.<ext>`) lives under `photo_dir`, and its
+/// media type.
+pub fn stored(photo_dir: &Path, file_name: &str) -> (PathBuf, &'static str) {
+    let (sha, ext) = file_name.split_once('.').unwrap_or((file_name, ""));
+    let content_type = match ext {
+        "jpg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        _ => "application/octet-stream",
+    };
+    let path = photo_dir.join(sha.get(..2).unwrap_or(sha)).join(file_name);
+    (path, content_type)
 }
 
 /// Checks that `bytes` are a JPEG, PNG or WebP (sniffed from the bytes, whatever the upload
@@ -86,6 +103,96 @@ pub fn validate(bytes: Vec<u8>) -> ApiResult<Photo> {
         height,
         bytes,
     })
+}
+
+/// A multipart form carrying photos (the field `photo`, possibly repeated) and text fields.
+#[derive(Debug, Default)]
+pub struct PhotoForm {
+    /// the non-empty `photo` parts, in the order sent
+    pub photos: Vec<Vec<u8>>,
+    /// the text fields asked for, by name (the last one sent of each)
+    pub fields: std::collections::HashMap<&'static str, String>,
+}
+
+impl PhotoForm {
+    /// A text field, if it was sent.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// A text field that must be there (400 `invalid_body` naming it otherwise).
+    pub fn required(&self, name: &str) -> ApiResult<&str> {
+        self.field(name).ok_or_else(|| {
+            ApiError::bad_request("invalid_body", format!("the form needs a field {name}"))
+        })
+    }
+
+    /// A field that must be a number, such as a coordinate in degrees (400 `invalid_body`).
+    pub fn number(&self, name: &str) -> ApiResult<f64> {
+        let value = self.required(name)?;
+        value.trim().parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("{name} must be a number in degrees, got {value:?}"),
+            )
+        })
+    }
+}
+
+/// Reads a form with up to `max_photos` `photo` parts and the text `fields` named; unknown
+/// fields are skipped. A photo larger than [`MAX_PHOTO_BYTES`] stops being buffered at once,
+/// but the rest of the body is still read (the route's body limit bounds it) so that the
+/// client, still sending, gets the 422 rather than a reset connection; more photos than
+/// `max_photos` is a 400 `too_many_photos`.
+pub async fn read_form(
+    mut form: axum::extract::Multipart,
+    fields: &[&'static str],
+    max_photos: usize,
+) -> ApiResult<PhotoForm> {
+    let mut out = PhotoForm::default();
+    let mut too_large = false;
+    let mut sent = 0usize;
+    while let Some(mut field) = form.next_field().await? {
+        let name = field.name().map(str::to_owned);
+        match name.as_deref() {
+            Some("photo") => {
+                let keep = out.photos.len() < max_photos;
+                let (mut buf, mut len) = (Vec::new(), 0usize);
+                while let Some(chunk) = field.chunk().await? {
+                    len += chunk.len();
+                    too_large |= len > MAX_PHOTO_BYTES;
+                    if keep && !too_large {
+                        buf.extend_from_slice(&chunk);
+                    }
+                }
+                if len > 0 {
+                    sent += 1;
+                    if keep {
+                        out.photos.push(buf);
+                    }
+                }
+            }
+            Some(n) => match fields.iter().find(|f| **f == n) {
+                Some(&f) => {
+                    out.fields.insert(f, field.text().await?);
+                }
+                None => while field.chunk().await?.is_some() {},
+            },
+            None => while field.chunk().await?.is_some() {},
+        }
+    }
+    if too_large {
+        return Err(ApiError::invalid_photo(format!(
+            "a photo is larger than {MAX_PHOTO_BYTES} bytes (10 MB)"
+        )));
+    }
+    if sent > max_photos {
+        return Err(ApiError::bad_request(
+            "too_many_photos",
+            format!("send at most {max_photos} photos, got {sent}"),
+        ));
+    }
+    Ok(out)
 }
 
 /// [`validate`] on the blocking thread pool.

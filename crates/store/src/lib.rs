@@ -21,10 +21,11 @@ pub use model::*;
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
 use pp_domain::dispatch::Dispatch;
+use pp_domain::incident::{Actor, Category, NewIncident, TimelineEntry};
 use pp_domain::task::Task;
 use pp_domain::team::{LeaveOutcome, Team};
 use pp_domain::time::Timestamp;
-use pp_domain::{DispatchId, TaskId, TeamId, UserId};
+use pp_domain::{DispatchId, IncidentId, TaskId, TeamId, UserId};
 use pp_geo::LatLng;
 use std::sync::Arc;
 
@@ -117,6 +118,24 @@ pub trait UserStore: Send + Sync {
 pub trait AdminStore: Send + Sync {
     /// All departments, by code.
     async fn departments(&self) -> StoreResult<Vec<Department>>;
+    /// Adds a department (`Conflict("department_exists")` when the code is taken).
+    async fn create_department(
+        &self,
+        code: &str,
+        name_zh: &str,
+        name_en: &str,
+        now: Timestamp,
+    ) -> StoreResult<Department>;
+    /// The routing rule of every category, in the order of `Category::ALL`.
+    async fn routing(&self) -> StoreResult<Vec<RoutingRule>>;
+    /// Sets the department of each category in `rules` (others keep theirs), all or nothing:
+    /// `Domain(unknown_department)` when one names no department. Returns every rule after it.
+    async fn set_routing(
+        &self,
+        rules: &[(Category, String)],
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RoutingRule>>;
     /// The stored value of a secret named `key`, storing `fresh` first when there is none, so
     /// every node of a cluster signs with the same key.
     async fn secret(&self, key: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
@@ -331,6 +350,36 @@ pub trait DispatchStore: Send + Sync {
     async fn engaged_envoys(&self) -> StoreResult<Vec<UserId>>;
 }
 
+/// Incident reports and their timelines.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Files a report by `reporter`, routed by the category's current rule, with its first
+    /// timeline entry, in one transaction (`NotFound("team")` for an unknown `team_id`).
+    async fn report_incident(
+        &self,
+        reporter: UserId,
+        new: &NewIncident<'_>,
+        now: Timestamp,
+    ) -> StoreResult<IncidentView>;
+    /// A report with its timeline (`NotFound("incident")`).
+    async fn incident(&self, id: IncidentId) -> StoreResult<IncidentView>;
+    /// Reports as the filter says, newest first, without timelines.
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<IncidentView>>;
+    /// `actor` changes a report (`Incident::change_status` or `Incident::reroute`) over its
+    /// locked row, appending the timeline entry. A report the actor may not see is
+    /// `NotFound("incident")`; re-routing to an unknown department is
+    /// `Domain(unknown_department)`. Returns the report after it and the new entry (`None`
+    /// when nothing changed).
+    async fn update_incident(
+        &self,
+        id: IncidentId,
+        actor: &Actor<'_>,
+        change: &IncidentChange,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<(IncidentView, Option<TimelineEntry>)>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
@@ -341,6 +390,7 @@ pub trait Store:
     + PositionStore
     + LedgerStore
     + DispatchStore
+    + IncidentStore
     + std::fmt::Debug
 {
     /// Which backend this is.

@@ -313,3 +313,68 @@ pub struct Alerted {
     /// the envoys alerted now (also in `view`)
     pub new: Vec<pp_domain::dispatch::Recipient>,
 }
+
+/// A report with its reporter's name and (when read alone) its timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentView {
+    /// the report
+    pub incident: pp_domain::incident::Incident,
+    /// the reporter's display name
+    pub reporter_name: String,
+    /// its history, oldest first (empty in lists)
+    pub timeline: Vec<TimelineView>,
+}
+
+/// A timeline entry with the actor's display name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineView {
+    /// the entry
+    pub entry: pp_domain::incident::TimelineEntry,
+    /// who acted, by name
+    pub actor_name: String,
+}
+
+/// Which reports to list, newest first. Empty lists and `None` mean "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentFilter {
+    /// only these reports
+    pub ids: Vec<pp_domain::IncidentId>,
+    /// only in one of these statuses
+    pub statuses: Vec<pp_domain::incident::IncidentStatus>,
+    /// only of one of these categories
+    pub categories: Vec<pp_domain::incident::Category>,
+    /// only routed to this department (code)
+    pub department: Option<String>,
+    /// only those this envoy reported
+    pub reporter: Option<UserId>,
+    /// only inside this box
+    pub bbox: Option<pp_geo::BBox>,
+    /// only reported at or after this
+    pub from: Option<pp_domain::time::Timestamp>,
+    /// only reported before this
+    pub to: Option<pp_domain::time::Timestamp>,
+    /// at most this many
+    pub limit: u32,
+}
+
+/// What a change to a report does ([`crate::IncidentStore::update_incident`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentChange {
+    /// move its status one step
+    Status(pp_domain::incident::IncidentStatus),
+    /// send it to another department (by code)
+    Reroute(String),
+}
+
+/// Which department a category goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingRule {
+    /// the category
+    pub category: pp_domain::incident::Category,
+    /// the department's code
+    pub department: String,
+    /// when it was last set (the epoch for the seeded default)
+    pub updated_at: pp_domain::time::Timestamp,
+    /// the admin who set it
+    pub updated_by: Option<UserId>,
+}

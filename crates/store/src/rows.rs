@@ -5,12 +5,13 @@ use crate::{
 };
 use pp_domain::account::Phone;
 use pp_domain::dispatch::{Dispatch, DispatchPolicy, DispatchState, Recipient, RecipientState};
+use pp_domain::incident::{Category, Incident, IncidentStatus, TimelineEntry, TimelineKind};
 use pp_domain::ledger::{LedgerKind, LedgerSource};
 use pp_domain::position::Position;
 use pp_domain::task::{Task, TaskStatus};
 use pp_domain::team::{MemberRole, Team, TeamState};
 use pp_domain::time::from_millis;
-use pp_domain::{DepartmentId, DispatchId, LedgerId, Role, TaskId, TeamId, UserId};
+use pp_domain::{DepartmentId, DispatchId, IncidentId, LedgerId, Role, TaskId, TeamId, UserId};
 use pp_geo::{Area, LatLng};
 use uuid::Uuid;
 
@@ -473,6 +474,102 @@ impl TryFrom<RecipientRow> for crate::RecipientView {
                 arrived_at: r.arrived_at.map(from_millis),
             },
             name: r.name,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IncidentRow {
+    id: Uuid,
+    reporter_id: Uuid,
+    reporter_name: String,
+    category: String,
+    description: String,
+    lat: f64,
+    lng: f64,
+    team_id: Option<Uuid>,
+    department: String,
+    status: String,
+    photos: String,
+    media_url: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    acknowledged_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+impl TryFrom<IncidentRow> for crate::IncidentView {
+    type Error = StoreError;
+    fn try_from(r: IncidentRow) -> StoreResult<Self> {
+        Ok(crate::IncidentView {
+            incident: Incident {
+                id: IncidentId(r.id),
+                reporter: UserId(r.reporter_id),
+                category: Category::parse(&r.category).map_err(|e| corrupt("category", e))?,
+                description: r.description,
+                at: LatLng::new(r.lat, r.lng).map_err(|e| corrupt("incident point", e))?,
+                team_id: r.team_id.map(TeamId),
+                department: r.department,
+                status: IncidentStatus::parse(&r.status)
+                    .map_err(|e| corrupt("incident status", e))?,
+                photos: r.photos.split_whitespace().map(str::to_owned).collect(),
+                media_url: r.media_url,
+                created_at: from_millis(r.created_at),
+                updated_at: from_millis(r.updated_at),
+                acknowledged_at: r.acknowledged_at.map(from_millis),
+                closed_at: r.closed_at.map(from_millis),
+            },
+            reporter_name: r.reporter_name,
+            timeline: Vec::new(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TimelineRow {
+    at: i64,
+    actor_id: Uuid,
+    actor_name: String,
+    kind: String,
+    status: String,
+    department: String,
+    note: String,
+}
+
+impl TryFrom<TimelineRow> for crate::TimelineView {
+    type Error = StoreError;
+    fn try_from(r: TimelineRow) -> StoreResult<Self> {
+        Ok(crate::TimelineView {
+            entry: TimelineEntry {
+                at: from_millis(r.at),
+                actor: UserId(r.actor_id),
+                kind: TimelineKind::parse(&r.kind).map_err(|e| corrupt("timeline kind", e))?,
+                status: IncidentStatus::parse(&r.status)
+                    .map_err(|e| corrupt("timeline status", e))?,
+                department: r.department,
+                note: r.note,
+            },
+            actor_name: r.actor_name,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoutingRow {
+    category: String,
+    department: String,
+    updated_at: i64,
+    updated_by: Option<Uuid>,
+}
+
+impl TryFrom<RoutingRow> for crate::RoutingRule {
+    type Error = StoreError;
+    fn try_from(r: RoutingRow) -> StoreResult<Self> {
+        Ok(crate::RoutingRule {
+            category: Category::parse(&r.category).map_err(|e| corrupt("category", e))?,
+            department: r.department,
+            updated_at: from_millis(r.updated_at),
+            updated_by: r.updated_by.map(UserId),
         })
     }
 }

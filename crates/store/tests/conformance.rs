@@ -5,17 +5,18 @@
 use chrono::{Duration, TimeZone, Utc};
 use pp_domain::account::{NewUser, Phone};
 use pp_domain::dispatch::{Dispatch, DispatchPolicy, DispatchState, RecipientState};
+use pp_domain::incident::{Actor, Category, IncidentStatus, NewIncident, TimelineKind};
 use pp_domain::ledger::{self, LedgerKind, LedgerSource};
 use pp_domain::position::Position;
 use pp_domain::task::{NewTask, Task, TaskStatus};
 use pp_domain::team::{LeaveOutcome, MemberRole, TeamState};
 use pp_domain::time::Timestamp;
-use pp_domain::{Role, TeamId, UserId};
+use pp_domain::{IncidentId, Role, TeamId, UserId};
 use pp_geo::LatLng;
 use pp_store::testing::{backends, Backend, TestDb};
 use pp_store::{
-    DispatchFilter, DispatchView, JoinOutcome, LatestPosition, LeaderRow, MemberOutcome,
-    PositionBatch, PurgeStep, Store, StoreError, TaskFilter, User,
+    DispatchFilter, DispatchView, IncidentChange, IncidentFilter, JoinOutcome, LatestPosition,
+    LeaderRow, MemberOutcome, PositionBatch, PurgeStep, Store, StoreError, TaskFilter, User,
 };
 use std::sync::Arc;
 
@@ -1698,4 +1699,495 @@ async fn concurrent_alerting_never_overfills_nor_engages_an_envoy_twice() {
         all.dedup();
         assert_eq!(all.len(), 7, "no envoy is held by both");
     }
+}
+
+async fn staff(store: &Arc<dyn Store>, i: u32, department: &str) -> User {
+    let mut u = new_user(i, Role::Staff);
+    u.department = Some(department.to_owned());
+    store.create_user(&u, now()).await.unwrap()
+}
+
+fn actor(u: &User) -> Actor<'_> {
+    Actor {
+        id: u.id,
+        role: u.role,
+        department: u.department.as_deref(),
+    }
+}
+
+fn report(category: Category, description: &str) -> NewIncident<'_> {
+    NewIncident {
+        category,
+        description,
+        at: tower(),
+        team_id: None,
+        photos: vec![format!("{}.jpg", "ab".repeat(32))],
+        media_url: None,
+    }
+}
+
+#[tokio::test]
+async fn routing_rules_and_departments() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let admin = user(&store, 1, Role::Admin).await;
+        let rules = store.routing().await.unwrap();
+        assert_eq!(
+            rules.iter().map(|r| r.category).collect::<Vec<_>>(),
+            Category::ALL.to_vec(),
+            "{b:?}: one rule per category, in order"
+        );
+        for r in &rules {
+            assert_eq!(r.department, r.category.default_department(), "{b:?}");
+            assert_eq!(r.updated_by, None);
+        }
+        let parks = store
+            .create_department("parks", "园林", "Parks", now())
+            .await
+            .unwrap();
+        assert_eq!(parks.code, "parks");
+        assert_eq!(
+            code(
+                store
+                    .create_department("parks", "园林", "Parks", now())
+                    .await
+                    .unwrap_err()
+            ),
+            "department_exists"
+        );
+        assert_eq!(store.departments().await.unwrap().len(), 4);
+        // all or nothing: one unknown department refuses the whole change
+        let e = store
+            .set_routing(
+                &[
+                    (Category::Other, "parks".into()),
+                    (Category::Sanitation, "nowhere".into()),
+                ],
+                admin.id,
+                now(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), "unknown_department", "{b:?}");
+        assert_eq!(
+            store.routing().await.unwrap(),
+            rules,
+            "{b:?}: nothing changed"
+        );
+        let later = now() + Duration::minutes(5);
+        let after = store
+            .set_routing(&[(Category::Other, "parks".into())], admin.id, later)
+            .await
+            .unwrap();
+        let other = after
+            .iter()
+            .find(|r| r.category == Category::Other)
+            .unwrap();
+        assert_eq!(
+            (
+                other.department.as_str(),
+                other.updated_by,
+                other.updated_at
+            ),
+            ("parks", Some(admin.id), later)
+        );
+        assert_eq!(after.len(), 8);
+        // reports follow the rule in force when filed
+        let envoy = user(&store, 2, Role::Envoy).await;
+        let v = store
+            .report_incident(envoy.id, &report(Category::Other, "a fallen branch"), later)
+            .await
+            .unwrap();
+        assert_eq!(v.incident.department, "parks", "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn incidents_are_routed_worked_and_listed() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let envoy = user(&store, 1, Role::Envoy).await;
+        let other_envoy = user(&store, 2, Role::Envoy).await;
+        let commander = user(&store, 3, Role::Commander).await;
+        let sweeper = staff(&store, 4, "sanitation").await;
+        let warden = staff(&store, 5, "urban_management").await;
+        let t0 = now();
+
+        let dirt = store
+            .report_incident(
+                envoy.id,
+                &report(Category::Sanitation, " bins overflowing "),
+                t0,
+            )
+            .await
+            .unwrap();
+        let i = &dirt.incident;
+        assert_eq!(
+            (
+                i.department.as_str(),
+                i.status,
+                i.description.as_str(),
+                i.reporter
+            ),
+            (
+                "sanitation",
+                IncidentStatus::Open,
+                "bins overflowing",
+                envoy.id
+            ),
+            "{b:?}"
+        );
+        assert_eq!(i.photos.len(), 1);
+        assert_eq!(dirt.reporter_name, "user 1");
+        assert_eq!(dirt.timeline.len(), 1);
+        assert_eq!(dirt.timeline[0].entry.kind, TimelineKind::Reported);
+        assert_eq!(
+            store.incident(i.id).await.unwrap(),
+            dirt,
+            "{b:?}: read back as filed"
+        );
+        let bikes = store
+            .report_incident(
+                other_envoy.id,
+                &report(Category::BikeParking, "twenty bikes on the crossing"),
+                t0 + Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(bikes.incident.department, "urban_management");
+        assert_eq!(
+            code(
+                store
+                    .report_incident(
+                        envoy.id,
+                        &NewIncident {
+                            team_id: Some(TeamId::new()),
+                            ..report(Category::Other, "x")
+                        },
+                        t0
+                    )
+                    .await
+                    .unwrap_err()
+            ),
+            "not_found:team"
+        );
+
+        // the wrong department cannot see it, so cannot move it
+        let e = store
+            .update_incident(
+                i.id,
+                &actor(&warden),
+                &IncidentChange::Status(IncidentStatus::Acknowledged),
+                "",
+                t0,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), "not_found:incident", "{b:?}");
+        // a skipped step is refused and changes nothing
+        let e = store
+            .update_incident(
+                i.id,
+                &actor(&sweeper),
+                &IncidentChange::Status(IncidentStatus::Resolved),
+                "",
+                t0,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), "invalid_transition");
+        let e = store
+            .update_incident(
+                i.id,
+                &actor(&envoy),
+                &IncidentChange::Status(IncidentStatus::Acknowledged),
+                "",
+                t0,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(e),
+            "wrong_role",
+            "{b:?}: the reporter sees it but does not work it"
+        );
+        assert_eq!(store.incident(i.id).await.unwrap(), dirt);
+
+        let step = |to, minutes, note: &'static str| {
+            let store = Arc::clone(&store);
+            let who = sweeper.clone();
+            async move {
+                store
+                    .update_incident(
+                        i.id,
+                        &actor(&who),
+                        &IncidentChange::Status(to),
+                        note,
+                        t0 + Duration::minutes(minutes),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let (v, e) = step(IncidentStatus::Acknowledged, 5, "seen").await;
+        assert_eq!(v.incident.acknowledged_at, Some(t0 + Duration::minutes(5)));
+        assert_eq!(e.unwrap().note, "seen");
+        step(IncidentStatus::InProgress, 10, "").await;
+        let (v, _) = step(IncidentStatus::Resolved, 30, "swept").await;
+        assert_eq!(v.incident.status, IncidentStatus::Resolved);
+        assert_eq!(v.incident.closed_at, Some(t0 + Duration::minutes(30)));
+        assert_eq!(
+            v.timeline
+                .iter()
+                .map(|t| (t.entry.kind, t.entry.status, t.actor_name.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (TimelineKind::Reported, IncidentStatus::Open, "user 1"),
+                (TimelineKind::Status, IncidentStatus::Acknowledged, "user 4"),
+                (TimelineKind::Status, IncidentStatus::InProgress, "user 4"),
+                (TimelineKind::Status, IncidentStatus::Resolved, "user 4"),
+            ],
+            "{b:?}"
+        );
+        assert_eq!(store.incident(i.id).await.unwrap(), v, "{b:?}");
+
+        // a commander re-routes the bikes to sanitation: open again there
+        let (v, e) = store
+            .update_incident(
+                bikes.incident.id,
+                &actor(&commander),
+                &IncidentChange::Reroute("sanitation".into()),
+                "they clear the square",
+                t0 + Duration::minutes(40),
+            )
+            .await
+            .unwrap();
+        assert_eq!(e.unwrap().kind, TimelineKind::Rerouted);
+        assert_eq!(
+            (v.incident.department.as_str(), v.incident.status),
+            ("sanitation", IncidentStatus::Open)
+        );
+        let e = store
+            .update_incident(
+                bikes.incident.id,
+                &actor(&commander),
+                &IncidentChange::Reroute("nowhere".into()),
+                "",
+                t0,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), "unknown_department", "{b:?}");
+        let (_, none) = store
+            .update_incident(
+                bikes.incident.id,
+                &actor(&commander),
+                &IncidentChange::Reroute("sanitation".into()),
+                "",
+                t0,
+            )
+            .await
+            .unwrap();
+        assert!(none.is_none(), "re-routing to where it is changes nothing");
+        assert_eq!(
+            store
+                .incident(bikes.incident.id)
+                .await
+                .unwrap()
+                .timeline
+                .len(),
+            2
+        );
+
+        // listing filters
+        let list = |f: IncidentFilter| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .incidents(&IncidentFilter {
+                        limit: if f.limit == 0 { 100 } else { f.limit },
+                        ..f
+                    })
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|v| v.incident.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let (a, c) = (dirt.incident.id, bikes.incident.id);
+        assert_eq!(
+            list(IncidentFilter::default()).await,
+            vec![c, a],
+            "{b:?}: newest first"
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                department: Some("sanitation".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![c, a]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                department: Some("urban_management".into()),
+                ..Default::default()
+            })
+            .await,
+            Vec::<IncidentId>::new()
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                reporter: Some(envoy.id),
+                ..Default::default()
+            })
+            .await,
+            vec![a]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                statuses: vec![IncidentStatus::Open],
+                ..Default::default()
+            })
+            .await,
+            vec![c]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                statuses: vec![IncidentStatus::Resolved, IncidentStatus::Rejected],
+                ..Default::default()
+            })
+            .await,
+            vec![a]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                categories: vec![Category::BikeParking, Category::LostChild],
+                ..Default::default()
+            })
+            .await,
+            vec![c]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                ids: vec![a, IncidentId::new()],
+                ..Default::default()
+            })
+            .await,
+            vec![a]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                from: Some(t0 + Duration::seconds(30)),
+                ..Default::default()
+            })
+            .await,
+            vec![c]
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                to: Some(t0 + Duration::seconds(30)),
+                ..Default::default()
+            })
+            .await,
+            vec![a]
+        );
+        let around = pp_geo::BBox::around(tower(), 100.0);
+        assert_eq!(
+            list(IncidentFilter {
+                bbox: Some(around),
+                ..Default::default()
+            })
+            .await,
+            vec![c, a]
+        );
+        let away = pp_geo::BBox::around(LatLng::new(23.2, 113.4).unwrap(), 100.0);
+        assert_eq!(
+            list(IncidentFilter {
+                bbox: Some(away),
+                ..Default::default()
+            })
+            .await,
+            Vec::<IncidentId>::new()
+        );
+        assert_eq!(
+            list(IncidentFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .len(),
+            1
+        );
+        assert!(list(IncidentFilter::default()).await.len() == 2);
+        assert!(
+            store
+                .incidents(&IncidentFilter {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()[0]
+                .timeline
+                .is_empty(),
+            "lists carry no timelines"
+        );
+        assert_eq!(
+            code(store.incident(IncidentId::new()).await.unwrap_err()),
+            "not_found:incident"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_moves_of_one_report_take_one_step_each() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let envoy = user(&store, 1, Role::Envoy).await;
+        let workers: Vec<User> = futures_staff(&store, 10).await;
+        let v = store
+            .report_incident(envoy.id, &report(Category::Sanitation, "litter"), now())
+            .await
+            .unwrap();
+        let id = v.incident.id;
+        // ten staff acknowledge at once: one moves it, nine are refused
+        let tasks: Vec<_> = workers
+            .iter()
+            .map(|w| {
+                let store = Arc::clone(&store);
+                let w = w.clone();
+                tokio::spawn(async move {
+                    store
+                        .update_incident(
+                            id,
+                            &actor(&w),
+                            &IncidentChange::Status(IncidentStatus::Acknowledged),
+                            "",
+                            now(),
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(code)
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(c) => assert_eq!(c, "invalid_transition", "{b:?}"),
+            }
+        }
+        assert_eq!(ok, 1, "{b:?}");
+        assert_eq!(store.incident(id).await.unwrap().timeline.len(), 2, "{b:?}");
+    }
+}
+
+async fn futures_staff(store: &Arc<dyn Store>, n: u32) -> Vec<User> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(staff(store, 100 + i, "sanitation").await);
+    }
+    out
 }

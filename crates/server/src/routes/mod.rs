@@ -1,9 +1,11 @@
 //! The HTTP API: one router per resource, assembled with its OpenAPI document.
 
 pub mod auth;
+pub mod departments;
 pub mod dispatches;
 pub mod envoys;
 pub mod heat;
+pub mod incidents;
 pub mod ledger;
 pub mod positions;
 pub mod stream;
@@ -26,7 +28,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Peace Patrol API",
-        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards, heat and live maps.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>` (or, on a GET, as `?token=`, for map tile layers and EventSource).",
+        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards, heat and live maps, emergency dispatch, incident reports.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>` (or, on a GET, as `?token=`, for map tile layers and EventSource).",
         license(name = "AGPL-3.0-or-later")
     ),
     modifiers(&BearerAuth),
@@ -39,6 +41,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "rewards", description = "Wallet, leaderboard and the append-only rewards ledger"),
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
         (name = "dispatch", description = "Emergencies: the nearest available envoys, dispatches that alert them, and the live event stream"),
+        (name = "incidents", description = "Incident reports routed to departments, the routing rules and the departments (Open311 GeoReport v2 clients use /open311/v2/)"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -73,6 +76,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(heat::router())
         .merge(envoys::router())
         .merge(dispatches::router())
+        .merge(incidents::router())
+        .merge(departments::router())
         .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)

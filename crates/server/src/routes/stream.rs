@@ -169,6 +169,7 @@ pub async fn stream(
         who: Subscriber {
             user: auth.user.id,
             role: auth.user.role,
+            department: auth.user.department.clone(),
             positions,
         },
         backlog,

@@ -487,59 +487,6 @@ pub async fn remove_member(
     Ok(NoContent)
 }
 
-/// The fields of the start form, as sent.
-#[derive(Default)]
-struct StartFields {
-    photo: Option<Vec<u8>>,
-    lat: Option<String>,
-    lng: Option<String>,
-}
-
-/// Reads the start form. Unknown fields are skipped. A photo larger than
-/// [`photo::MAX_PHOTO_BYTES`] stops being buffered at once, but the rest of the body is still
-/// read (the route's body limit bounds it) so that the client, still sending, gets the 422
-/// rather than a reset connection.
-async fn read_start_form(mut form: Multipart) -> ApiResult<StartFields> {
-    let mut out = StartFields::default();
-    let mut too_large = false;
-    while let Some(mut field) = form.next_field().await? {
-        match field.name() {
-            Some("photo") => {
-                let mut buf = Vec::new();
-                while let Some(chunk) = field.chunk().await? {
-                    too_large |= buf.len() + chunk.len() > photo::MAX_PHOTO_BYTES;
-                    if !too_large {
-                        buf.extend_from_slice(&chunk);
-                    }
-                }
-                out.photo = Some(buf);
-            }
-            Some("lat") => out.lat = Some(field.text().await?),
-            Some("lng") => out.lng = Some(field.text().await?),
-            _ => while field.chunk().await?.is_some() {},
-        }
-    }
-    if too_large {
-        return Err(ApiError::invalid_photo(format!(
-            "the photo is larger than {} bytes (10 MB)",
-            photo::MAX_PHOTO_BYTES
-        )));
-    }
-    Ok(out)
-}
-
-fn coordinate(value: Option<&str>, name: &str) -> ApiResult<f64> {
-    let value = value.ok_or_else(|| {
-        ApiError::bad_request("invalid_body", format!("the form needs a field {name}"))
-    })?;
-    value.trim().parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("{name} must be a number in degrees, got {value:?}"),
-        )
-    })
-}
-
 /// Start the patrol (leader): a team photo taken inside the task's area, and where it was taken.
 #[utoipa::path(
     post,
@@ -550,7 +497,7 @@ fn coordinate(value: Option<&str>, name: &str) -> ApiResult<f64> {
     request_body(content = StartForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "The team, now active", body = TeamBody),
-        (status = 400, description = "`photo_required`, `coordinate_out_of_range`, `invalid_body`, `invalid_multipart`, `invalid_id`", body = ErrorBody),
+        (status = 400, description = "`photo_required`, `too_many_photos`, `coordinate_out_of_range`, `invalid_body`, `invalid_multipart`, `invalid_id`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`not_leader`", body = ErrorBody),
         (status = 404, description = "`team_not_found`", body = ErrorBody),
@@ -566,17 +513,14 @@ pub async fn start(
     ApiPath(id): ApiPath<TeamId>,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<TeamBody>> {
-    let fields = read_start_form(form?).await?;
-    let bytes = fields.photo.filter(|p| !p.is_empty()).ok_or_else(|| {
+    let mut fields = photo::read_form(form?, &["lat", "lng"], 1).await?;
+    let bytes = fields.photos.pop().ok_or_else(|| {
         ApiError::bad_request(
             "photo_required",
             "the form needs a team photo in the field photo",
         )
     })?;
-    let at = LatLng::new(
-        coordinate(fields.lat.as_deref(), "lat")?,
-        coordinate(fields.lng.as_deref(), "lng")?,
-    )?;
+    let at = LatLng::new(fields.number("lat")?, fields.number("lng")?)?;
     let now = state.clock.now();
 
     // Check the rule first, so a request that will be refused costs no decoding and leaves no

@@ -5,6 +5,7 @@
 //! backends cannot drift apart, and each keeps its own migrations.
 
 mod dispatch;
+mod incident;
 
 use super::{Db, KIND};
 use crate::rows::{
@@ -373,6 +374,29 @@ impl AdminStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         Ok(rows.into_iter().map(Department::from).collect())
+    }
+
+    async fn create_department(
+        &self,
+        code: &str,
+        name_zh: &str,
+        name_en: &str,
+        now: Timestamp,
+    ) -> StoreResult<Department> {
+        self.insert_department(code, name_zh, name_en, now).await
+    }
+
+    async fn routing(&self) -> StoreResult<Vec<crate::RoutingRule>> {
+        self.routing_rules().await
+    }
+
+    async fn set_routing(
+        &self,
+        rules: &[(pp_domain::incident::Category, String)],
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<crate::RoutingRule>> {
+        self.update_routing(rules, by, now).await
     }
 
     async fn secret(&self, key: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {

@@ -1,0 +1,332 @@
+//! Incident reports, their timelines and the routing rules (compiled with the rest of `sql/`,
+//! once per backend).
+
+use super::{is_unique_violation, not_found, Db, SqlStore};
+use crate::rows::{DepartmentRow, IncidentRow, RoutingRow, TimelineRow};
+use crate::{
+    Department, IncidentChange, IncidentFilter, IncidentStore, IncidentView, RoutingRule,
+    StoreError, StoreResult, TimelineView,
+};
+use async_trait::async_trait;
+use pp_domain::incident::{Actor, Category, Incident, NewIncident, TimelineEntry};
+use pp_domain::time::{to_millis, Timestamp};
+use pp_domain::{DepartmentId, DomainError, IncidentId, UserId};
+use sqlx::{QueryBuilder, Transaction};
+
+const INCIDENTS: &str =
+    "SELECT i.id, i.reporter_id, u.name AS reporter_name, i.category, i.description, i.lat, i.lng,
+        i.team_id, i.department, i.status, i.photos, i.media_url, i.created_at, i.updated_at,
+        i.acknowledged_at, i.closed_at
+     FROM incidents i JOIN users u ON u.id = i.reporter_id";
+
+async fn incident_in(
+    tx: &mut Transaction<'_, Db>,
+    id: IncidentId,
+    lock: bool,
+) -> StoreResult<IncidentView> {
+    // the join keeps PostgreSQL's FOR UPDATE on both rows, which is harmless: users rows are
+    // not written while a report changes
+    let sql = format!("{INCIDENTS} WHERE i.id = $1");
+    let sql = if lock {
+        format!(locked!("{}"), sql)
+    } else {
+        sql
+    };
+    let mut view: IncidentView = sqlx::query_as::<_, IncidentRow>(&sql)
+        .bind(id.0)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(not_found("incident"))?
+        .try_into()?;
+    view.timeline = timeline_in(tx, id).await?;
+    Ok(view)
+}
+
+async fn timeline_in(
+    tx: &mut Transaction<'_, Db>,
+    id: IncidentId,
+) -> StoreResult<Vec<TimelineView>> {
+    sqlx::query_as::<_, TimelineRow>(
+        "SELECT e.at, e.actor_id, u.name AS actor_name, e.kind, e.status, e.department, e.note
+         FROM incident_events e JOIN users u ON u.id = e.actor_id
+         WHERE e.incident_id = $1 ORDER BY e.seq",
+    )
+    .bind(id.0)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(TimelineView::try_from)
+    .collect()
+}
+
+async fn append_entry(
+    tx: &mut Transaction<'_, Db>,
+    id: IncidentId,
+    e: &TimelineEntry,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, seq, at, actor_id, kind, status, department, note)
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_events WHERE incident_id = $1),
+                 $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.0)
+    .bind(to_millis(e.at))
+    .bind(e.actor.0)
+    .bind(e.kind.as_str())
+    .bind(e.status.as_str())
+    .bind(&e.department)
+    .bind(&e.note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn check_department(tx: &mut Transaction<'_, Db>, code: &str) -> StoreResult<()> {
+    let known: Option<String> = sqlx::query_scalar("SELECT code FROM departments WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match known {
+        Some(_) => Ok(()),
+        None => Err(DomainError::invalid(
+            "unknown_department",
+            format!("no department has the code {code:?}"),
+        )
+        .into()),
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqlStore {
+    async fn report_incident(
+        &self,
+        reporter: UserId,
+        new: &NewIncident<'_>,
+        now: Timestamp,
+    ) -> StoreResult<IncidentView> {
+        let mut tx = self.write.begin().await?;
+        let department: String =
+            sqlx::query_scalar("SELECT department FROM routing WHERE category = $1")
+                .bind(new.category.code())
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or_else(|| new.category.default_department().to_owned());
+        if let Some(team) = new.team_id {
+            sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM teams WHERE id = $1")
+                .bind(team.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(not_found("team"))?;
+        }
+        let (i, entry) = Incident::report(reporter, new.clone(), &department, now)?;
+        sqlx::query(
+            "INSERT INTO incidents (id, reporter_id, category, description, lat, lng, team_id, department, status,
+                 photos, media_url, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(i.id.0)
+        .bind(i.reporter.0)
+        .bind(i.category.code())
+        .bind(&i.description)
+        .bind(i.at.lat)
+        .bind(i.at.lng)
+        .bind(i.team_id.map(|t| t.0))
+        .bind(&i.department)
+        .bind(i.status.as_str())
+        .bind(i.photos.join(" "))
+        .bind(&i.media_url)
+        .bind(to_millis(i.created_at))
+        .bind(to_millis(i.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            // the reporter's row is gone (a foreign key): nothing else refers out
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound("user"),
+            other => other.into(),
+        })?;
+        append_entry(&mut tx, i.id, &entry).await?;
+        let view = incident_in(&mut tx, i.id, false).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    async fn incident(&self, id: IncidentId) -> StoreResult<IncidentView> {
+        let mut tx = self.read.begin().await?;
+        let view = incident_in(&mut tx, id, false).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    async fn incidents(&self, f: &IncidentFilter) -> StoreResult<Vec<IncidentView>> {
+        let mut qb = QueryBuilder::<Db>::new(INCIDENTS);
+        qb.push(" WHERE 1 = 1");
+        let any_of = |qb: &mut QueryBuilder<'_, Db>, column: &str, values: Vec<String>| {
+            if values.is_empty() {
+                return;
+            }
+            qb.push(format!(" AND {column} IN ("));
+            let mut list = qb.separated(", ");
+            for v in values {
+                list.push_bind(v);
+            }
+            qb.push(")");
+        };
+        any_of(
+            &mut qb,
+            "i.status",
+            f.statuses.iter().map(|s| s.as_str().to_owned()).collect(),
+        );
+        any_of(
+            &mut qb,
+            "i.category",
+            f.categories.iter().map(|c| c.code().to_owned()).collect(),
+        );
+        if !f.ids.is_empty() {
+            qb.push(" AND i.id IN (");
+            let mut list = qb.separated(", ");
+            for id in &f.ids {
+                list.push_bind(id.0);
+            }
+            qb.push(")");
+        }
+        if let Some(d) = &f.department {
+            qb.push(" AND i.department = ").push_bind(d.clone());
+        }
+        if let Some(r) = f.reporter {
+            qb.push(" AND i.reporter_id = ").push_bind(r.0);
+        }
+        if let Some(b) = f.bbox {
+            qb.push(" AND i.lat >= ").push_bind(b.min_lat);
+            qb.push(" AND i.lat <= ").push_bind(b.max_lat);
+            qb.push(" AND i.lng >= ").push_bind(b.min_lng);
+            qb.push(" AND i.lng <= ").push_bind(b.max_lng);
+        }
+        if let Some(from) = f.from {
+            qb.push(" AND i.created_at >= ").push_bind(to_millis(from));
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND i.created_at < ").push_bind(to_millis(to));
+        }
+        qb.push(" ORDER BY i.created_at DESC, i.id DESC LIMIT ")
+            .push_bind(i64::from(f.limit.max(1)));
+        qb.build_query_as::<IncidentRow>()
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(IncidentView::try_from)
+            .collect()
+    }
+
+    async fn update_incident(
+        &self,
+        id: IncidentId,
+        actor: &Actor<'_>,
+        change: &IncidentChange,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<(IncidentView, Option<TimelineEntry>)> {
+        let mut tx = self.write.begin().await?;
+        let mut view = incident_in(&mut tx, id, true).await?;
+        if !view.incident.may_see(actor) {
+            return Err(StoreError::NotFound("incident"));
+        }
+        let i = &mut view.incident;
+        let entry = match change {
+            IncidentChange::Status(to) => Some(i.change_status(actor, *to, note, now)?),
+            IncidentChange::Reroute(department) => {
+                let entry = i.reroute(actor, department, note, now)?;
+                if entry.is_some() {
+                    check_department(&mut tx, department).await?;
+                }
+                entry
+            }
+        };
+        let Some(entry) = entry else {
+            return Ok((view, None));
+        };
+        sqlx::query(
+            "UPDATE incidents SET department = $2, status = $3, updated_at = $4, acknowledged_at = $5,
+                 closed_at = $6
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(&i.department)
+        .bind(i.status.as_str())
+        .bind(to_millis(i.updated_at))
+        .bind(i.acknowledged_at.map(to_millis))
+        .bind(i.closed_at.map(to_millis))
+        .execute(&mut *tx)
+        .await?;
+        append_entry(&mut tx, id, &entry).await?;
+        view.timeline = timeline_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((view, Some(entry)))
+    }
+}
+
+impl SqlStore {
+    pub(super) async fn insert_department(
+        &self,
+        code: &str,
+        name_zh: &str,
+        name_en: &str,
+        now: Timestamp,
+    ) -> StoreResult<Department> {
+        sqlx::query_as::<_, DepartmentRow>(
+            "INSERT INTO departments (id, code, name_zh, name_en, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, code, name_zh, name_en",
+        )
+        .bind(DepartmentId::new().0)
+        .bind(code)
+        .bind(name_zh)
+        .bind(name_en)
+        .bind(to_millis(now))
+        .fetch_one(&self.write)
+        .await
+        .map(Department::from)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("department_exists")
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    pub(super) async fn routing_rules(&self) -> StoreResult<Vec<RoutingRule>> {
+        let rows: Vec<RoutingRow> =
+            sqlx::query_as("SELECT category, department, updated_at, updated_by FROM routing")
+                .fetch_all(&self.read)
+                .await?;
+        let mut rules = rows
+            .into_iter()
+            .map(RoutingRule::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        rules.sort_by_key(|r| Category::ALL.iter().position(|c| *c == r.category));
+        Ok(rules)
+    }
+
+    pub(super) async fn update_routing(
+        &self,
+        rules: &[(Category, String)],
+        by: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RoutingRule>> {
+        let mut tx = self.write.begin().await?;
+        for (category, department) in rules {
+            check_department(&mut tx, department).await?;
+            sqlx::query(
+                "INSERT INTO routing (category, department, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (category) DO UPDATE SET department = $2, updated_at = $3, updated_by = $4",
+            )
+            .bind(category.code())
+            .bind(department)
+            .bind(to_millis(now))
+            .bind(by.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.routing_rules().await
+    }
+}
