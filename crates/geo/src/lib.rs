@@ -17,7 +17,7 @@
 //! * [`cells`] — a point's H3 cells at the heat map's resolutions (7 to 10), with
 //!   the `h3o` crate, and their hexagon boundaries.
 //! * [`near`] — nearest keyed points on the sphere ([`near::PointIndex`], a grid
-//!   of ~150 m cells over unit-sphere positions: exact great-circle order, moves in place).
+//!   of ~200 m cells over unit-sphere positions: exact great-circle order, moves in place).
 //! * [`tile`] — Web Mercator XYZ map tiles ([`tile::Tile`]) and the heat map PNG
 //!   drawn on them ([`tile::render_heat`]): H3 hexagons coloured by intensity.
 //!

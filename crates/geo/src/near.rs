@@ -11,22 +11,31 @@
 //! of its band of 64 rows (fewer near the poles; one column in the rows at the poles), so a
 //! cell is at least [`CELL_M`] metres on each side at any latitude. Columns wrap around at the
 //! antimeridian. A point's cell is a pure function of its coordinates. The index keeps the
-//! occupied rows in a hash map, each row's occupied cells sorted by column, and each key's
+//! occupied rows in a hash map, each row's occupied cells sorted by column (the column numbers
+//! in a `Vec` of their own, searched by bisection, the cells in a parallel one), and each key's
 //! row, column and place in its cell: a move within the cell rewrites the point in place, a
-//! move to another cell is a swap-remove from one `Vec` and a push onto another.
+//! move to another cell is a swap-remove from one `Vec` and a push onto another. A cell also
+//! keeps a ball that holds all of it, made when the cell is: its middle on the unit sphere and
+//! a chord length no point of the cell is beyond (its farthest corner's, widened by 0.1 % and
+//! 10⁻⁹, about 6 mm; no bound for cells over a degree wide or beyond 89° of latitude).
 //!
 //! **Search.** A search grows a *reach* around the query point and visits the cells that the
 //! spherical cap of that reach may touch and that it has not visited yet: the rows within the
 //! cap's latitudes and, in each, the columns within its longitudes (`±asin(sin δ / cos φ)`,
 //! every longitude when the cap holds a pole), both widened by 10⁻⁹° so that rounding never
-//! leaves a cell out. After each growth every point within the reach has been seen, so the
-//! candidates within it are final and are handed to `keep` nearest first. While looking, a
-//! search keeps only the candidates not beyond the `k`-th nearest so far (ties included); if
-//! `keep` then says no to some, it looks again for the points it has not handed over yet. The
-//! next reach is the distance of the candidate that would complete the answer if every one
-//! were kept (or twice the reach when too few were seen). A search that would look up more
-//! rows than scanning every point costs scans every point instead, so no radius (up to the
-//! whole sphere) and no latitude makes it slow.
+//! leaves a cell out. It offers a growth's new cells nearest middle first, and skips a cell
+//! whose ball lies wholly beyond the `k`-th nearest candidate so far, or the radius (the chord
+//! is a distance in space, so a point is no nearer than the middle's chord less the ball's).
+//! After each growth every point within the reach has been seen, so the candidates within it
+//! are final and are handed to `keep` nearest first. While looking, a search keeps only the candidates
+//! not beyond the `k`-th nearest so far (ties included), nearest first: the first `k` are
+//! pushed and then sorted, after which a point is rejected with one comparison unless it is
+//! nearer than the `k`-th, when it takes its place by bisection and the `k`-th (with its ties)
+//! goes. If `keep` then says no to some, it looks again for the points it has not handed over
+//! yet. The next reach is the distance of the candidate that would complete the answer if
+//! every one were kept (or twice the reach when too few were seen). A search that would look
+//! up more rows than scanning every point costs scans every point instead (skipping the cells
+//! the same way), so no radius (up to the whole sphere) and no latitude makes it slow.
 
 use crate::{LatLng, EARTH_RADIUS_M};
 use foldhash::fast::RandomState;
@@ -158,29 +167,84 @@ struct Entry<K> {
     key: K,
 }
 
-/// The points of one occupied cell.
+/// The points of one occupied cell, and a ball holding the whole cell.
 #[derive(Debug)]
 struct Cell<K> {
-    column: u32,
+    /// The cell's middle on the unit sphere.
+    mid: Unit,
+    /// A chord length from `mid` beyond which no point of the cell lies (4: no bound).
+    spread: f64,
     entries: Vec<Entry<K>>,
 }
 
-/// The occupied cells of a row, by column.
+impl<K> Cell<K> {
+    fn new((row, column): (u32, u32)) -> Cell<K> {
+        let (mid, spread) = ball(row, column);
+        Cell {
+            mid,
+            spread,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Whether a point of the cell may lie within `within` (a chord length) of `q`.
+    fn may_reach(&self, q: &Unit, within: f64) -> bool {
+        let r = within + self.spread;
+        distance2(&self.mid, q) <= r * r
+    }
+}
+
+/// The middle of cell `(row, column)` on the unit sphere and a chord length from it that no
+/// point of the cell is beyond: the farthest corner's, widened by 0.1 % and 10⁻⁹ (about 6 mm,
+/// far above the rounding of a point's cell and coordinates). For cells over a degree wide or
+/// beyond 89° of latitude, whose corners need not be their farthest points, 4 (twice the
+/// sphere's diameter: no bound).
+fn ball(row: u32, column: u32) -> (Unit, f64) {
+    let row = i64::from(row);
+    let n = columns(row);
+    let south = -90.0 + row as f64 * ROW_DEG;
+    let north = (south + ROW_DEG).min(90.0);
+    let width = 360.0 / n as f64;
+    let west = -180.0 + f64::from(column) * width;
+    let at = |lat: f64, lng: f64| unit(LatLng { lat, lng });
+    let mid = at((south + north) / 2.0, west + width / 2.0);
+    if width > 1.0 || south.abs().max(north.abs()) > 89.0 {
+        return (mid, 4.0);
+    }
+    let far = [
+        (south, west),
+        (south, west + width),
+        (north, west),
+        (north, west + width),
+    ]
+    .into_iter()
+    .map(|(lat, lng)| distance2(&mid, &at(lat, lng)))
+    .fold(0.0, f64::max);
+    (mid, far.sqrt() * 1.001 + 1e-9)
+}
+
+/// The occupied cells of a row: their columns, ascending, and their points, in the same
+/// order.
 #[derive(Debug)]
 struct Row<K> {
+    columns: Vec<u32>,
     cells: Vec<Cell<K>>,
 }
 
 impl<K> Row<K> {
-    /// Where `column` is in `cells` (`Err`: where it would go).
+    /// Where `column` is in `columns` (`Err`: where it would go).
     fn find(&self, column: u32) -> Result<usize, usize> {
-        self.cells.binary_search_by_key(&column, |c| c.column)
+        self.columns.binary_search(&column)
     }
 
     /// The cells of columns `west..=east` (`west <= east`, both in the row).
     fn between(&self, west: u32, east: u32) -> &[Cell<K>] {
-        let from = self.find(west).unwrap_or_else(|i| i);
-        let to = from + self.cells[from..].partition_point(|c| c.column <= east);
+        let from = self.columns.partition_point(|&c| c < west);
+        let to = from
+            + self.columns[from..]
+                .iter()
+                .take_while(|&&c| c <= east)
+                .count();
         &self.cells[from..to]
     }
 }
@@ -277,6 +341,7 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
             }
         } else if entries.is_empty() {
             row.cells.remove(i);
+            row.columns.remove(i);
             if row.cells.is_empty() {
                 self.rows.remove(&place.row);
             }
@@ -303,10 +368,10 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
         radius_m: f64,
         mut keep: impl FnMut(K) -> bool,
     ) -> Vec<(K, f64)> {
-        let mut out = Vec::new();
         if k == 0 || self.is_empty() || radius_m.is_nan() {
-            return out;
+            return Vec::new();
         }
+        let mut out = Vec::with_capacity(k.min(self.len()));
         let radius_m = radius_m.clamp(0.0, HALF_ROUND_M);
         let limit2 = chord2(radius_m);
         let mut s = Search {
@@ -314,25 +379,24 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
             done2: -1.0,
             prune2: limit2,
             need: k,
-            candidates: Vec::with_capacity(2 * k.min(self.len()) + 8),
+            candidates: Vec::with_capacity(k.min(self.len()) + 4),
         };
         // row look-ups that cost about as much as scanning every point
         let mut budget = self.rows.len() + self.len() / 8;
         let mut seen: Option<Span> = None;
+        let mut order = Vec::with_capacity(16);
         let mut reach = radius_m.min(CELL_M / 2.0);
         loop {
             let span = Span::of(p, reach);
-            if !self.visit(p, span, seen, &mut budget, &mut s) {
+            if !self.visit(p, span, seen, &mut budget, &mut s, &mut order) {
                 break;
             }
             seen = Some(span);
             let complete = reach >= radius_m;
             let final2 = if complete { limit2 } else { chord2(reach) };
-            let ready = to_front(&mut s.candidates, final2);
-            if s.hand_over(ready, &mut keep, &mut out) {
+            if s.hand_over(final2, &mut keep, &mut out) {
                 return out;
             }
-            s.candidates.drain(..ready);
             if s.prune2 < limit2 && s.candidates.len() < s.need {
                 // `keep` said no to some: look again for all the points not handed over yet
                 s.restart(final2.min(s.prune2), limit2);
@@ -345,7 +409,6 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
             s.done2 = final2;
             reach = if s.candidates.len() >= s.need {
                 // enough candidates to answer: reach the `need`-th
-                s.prune();
                 (metres(s.prune2) + 1e-3).max(reach + 1e-3)
             } else {
                 reach * 2.0
@@ -355,30 +418,33 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
         // scan every point instead, and finish
         s.candidates.clear();
         loop {
-            for entries in self.rows.values().flat_map(|r| &r.cells) {
-                s.offer(&entries.entries);
+            for cell in self.rows.values().flat_map(|r| &r.cells) {
+                s.offer(cell);
             }
-            if s.hand_over(s.candidates.len(), &mut keep, &mut out) || s.prune2 >= limit2 {
+            if s.hand_over(f64::INFINITY, &mut keep, &mut out) || s.prune2 >= limit2 {
                 return out;
             }
             s.restart(s.prune2, limit2);
         }
     }
 
-    /// Offers to `s` the points of the cells in `span` and not in `seen`, spending `budget`
-    /// row look-ups; false when it would exceed it.
-    fn visit(
-        &self,
+    /// Offers to `s` the points of the cells in `span` and not in `seen`, the cells nearest
+    /// `s.q` by their middle first (gathered in `order`), spending `budget` row look-ups;
+    /// false when it would exceed it.
+    fn visit<'a>(
+        &'a self,
         p: LatLng,
         span: Span,
         seen: Option<Span>,
         budget: &mut usize,
         s: &mut Search<K>,
+        order: &mut Vec<(f64, &'a Cell<K>)>,
     ) -> bool {
         let rows = (span.rows.1 - span.rows.0 + 1) as usize;
         if rows > *budget {
             return false;
         }
+        order.clear();
         let mut n = 0;
         let mut band = -1;
         for r in span.rows.0..=span.rows.1 {
@@ -421,11 +487,15 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
                 for (w, e) in pieces {
                     if w <= e {
                         for cell in row.between(w, e) {
-                            s.offer(&cell.entries);
+                            order.push((distance2(&cell.mid, &s.q), cell));
                         }
                     }
                 }
             }
+        }
+        order.sort_unstable_by(by_distance);
+        for (_, cell) in order.drain(..) {
+            s.offer(cell);
         }
         true
     }
@@ -448,36 +518,49 @@ struct Search<K> {
 }
 
 impl<K: Copy> Search<K> {
-    /// Takes the points of `entries` nearer than `prune2` and beyond `done2` as candidates.
-    fn offer(&mut self, entries: &[Entry<K>]) {
+    /// Takes the points of `cell` not beyond `prune2` and beyond `done2` as candidates
+    /// (none when the whole cell is beyond `prune2`).
+    fn offer(&mut self, cell: &Cell<K>) {
         let (q, done2) = (self.q, self.done2);
         let mut prune2 = self.prune2;
-        for entry in entries {
+        if !cell.may_reach(&q, prune2.sqrt()) {
+            return;
+        }
+        for entry in &cell.entries {
             let d2 = distance2(&entry.at, &q);
-            if d2 > done2 && d2 <= prune2 {
-                if self.candidates.len() == self.candidates.capacity() {
-                    self.prune();
-                    prune2 = self.prune2;
-                    if d2 > prune2 {
-                        continue;
-                    }
-                }
-                self.candidates.push((d2, entry.key));
+            if d2 <= prune2 && d2 > done2 {
+                self.insert(d2, entry.key);
+                prune2 = self.prune2;
             }
         }
     }
 
-    /// Brings `prune2` down to the `need`-th candidate's and leaves out those beyond (ties
-    /// stay).
-    fn prune(&mut self) {
+    /// Takes a candidate not beyond `prune2`. The first `need` are only pushed, then sorted
+    /// nearest first, and `prune2` comes down to the `need`-th; after that a candidate goes
+    /// into its place among the first `need` and the `need`-th goes out, with its ties (or
+    /// stays with them when the new `need`-th is its tie).
+    fn insert(&mut self, d2: f64, key: K) {
         let (c, need) = (&mut self.candidates, self.need);
-        if c.len() <= need {
-            return;
+        if c.len() + 1 < need {
+            c.push((d2, key));
+        } else if c.len() + 1 == need {
+            c.push((d2, key));
+            sort(c);
+            self.prune2 = self.prune2.min(c[need - 1].0);
+        } else if d2 >= self.prune2 {
+            // a tie of the `need`-th
+            c.push((d2, key));
+        } else {
+            let at = c[..need].partition_point(|x| x.0 <= d2);
+            if need == 1 || c[need - 2].0 < self.prune2 {
+                c.truncate(need);
+                c.copy_within(at..need - 1, at + 1);
+                c[at] = (d2, key);
+                self.prune2 = c[need - 1].0;
+            } else {
+                c.insert(at, (d2, key));
+            }
         }
-        let (_, nth, _) = c.select_nth_unstable_by(need - 1, by_distance);
-        self.prune2 = nth.0;
-        let end = need + to_front(&mut c[need..], self.prune2);
-        c.truncate(end);
     }
 
     /// Starts over from the points beyond `done2` (those nearer were handed over), leaving
@@ -488,45 +571,36 @@ impl<K: Copy> Search<K> {
         self.candidates.clear();
     }
 
-    /// Hands `candidates[..ready]` to `keep` nearest first, pushing the kept ones onto `out`
-    /// until `need` are; true when they are. Sorts only as many as may be kept.
+    /// Hands the candidates within `final2` (squared chord) to `keep` nearest first and takes
+    /// them out, pushing the kept ones onto `out` until `need` are; true when they are.
     fn hand_over(
         &mut self,
-        ready: usize,
+        final2: f64,
         keep: &mut impl FnMut(K) -> bool,
         out: &mut Vec<(K, f64)>,
     ) -> bool {
-        let mut rest = &mut self.candidates[..ready];
-        while !rest.is_empty() {
-            if rest.len() > self.need {
-                rest.select_nth_unstable_by(self.need - 1, by_distance);
-            }
-            let (next, after) = rest.split_at_mut(self.need.min(rest.len()));
-            next.sort_unstable_by(by_distance);
-            for &(d2, key) in next.iter() {
-                if keep(key) {
-                    out.push((key, metres(d2)));
-                    self.need -= 1;
-                    if self.need == 0 {
-                        return true;
-                    }
+        if self.candidates.len() < self.need {
+            // still as pushed
+            sort(&mut self.candidates);
+        }
+        let ready = self.candidates.partition_point(|c| c.0 <= final2);
+        for &(d2, key) in &self.candidates[..ready] {
+            if keep(key) {
+                out.push((key, metres(d2)));
+                self.need -= 1;
+                if self.need == 0 {
+                    return true;
                 }
             }
-            rest = after;
         }
+        self.candidates.drain(..ready);
         false
     }
 }
 
-/// Moves the candidates within `within2` (squared chord) to the front, keeping no order, and
-/// says how many there are (without a branch to mispredict).
-fn to_front<K>(candidates: &mut [(f64, K)], within2: f64) -> usize {
-    let mut front = 0;
-    for i in 0..candidates.len() {
-        candidates.swap(i, front);
-        front += usize::from(candidates[front].0 <= within2);
-    }
-    front
+/// Sorts candidates nearest first.
+fn sort<K>(c: &mut [(f64, K)]) {
+    c.sort_unstable_by(by_distance);
 }
 
 fn by_distance<K>(a: &(f64, K), b: &(f64, K)) -> std::cmp::Ordering {
@@ -540,24 +614,19 @@ fn push<K>(
     (row, column): (u32, u32),
     entry: Entry<K>,
 ) -> Place {
-    let cells = &mut rows
-        .entry(row)
-        .or_insert_with(|| Row { cells: Vec::new() })
-        .cells;
-    let i = match cells.binary_search_by_key(&column, |c| c.column) {
+    let r = rows.entry(row).or_insert_with(|| Row {
+        columns: Vec::new(),
+        cells: Vec::new(),
+    });
+    let i = match r.find(column) {
         Ok(i) => i,
         Err(i) => {
-            cells.insert(
-                i,
-                Cell {
-                    column,
-                    entries: Vec::new(),
-                },
-            );
+            r.columns.insert(i, column);
+            r.cells.insert(i, Cell::new((row, column)));
             i
         }
     };
-    let entries = &mut cells[i].entries;
+    let entries = &mut r.cells[i].entries;
     entries.push(entry);
     Place {
         row,
@@ -639,10 +708,13 @@ mod tests {
         // the cells left behind are gone
         let cells: usize = index.rows.values().map(|r| r.cells.len()).sum();
         assert_eq!(cells, 100);
-        assert!(index
-            .rows
-            .values()
-            .all(|r| r.cells.windows(2).all(|w| w[0].column < w[1].column)));
+        assert!(
+            index
+                .rows
+                .values()
+                .all(|r| r.columns.len() == r.cells.len()
+                    && r.columns.windows(2).all(|w| w[0] < w[1]))
+        );
         // a search of the whole sphere (scans every point)
         let near = index.nearest(ll(40.0, 110.0), 3, f64::INFINITY, |_| true);
         assert_eq!(near.len(), 3);
@@ -793,6 +865,23 @@ mod tests {
                 index.set(i, places[&i]);
             }
             check(&index, &places, ll(q.0, q.1), k, radius_m, odd_only)?;
+        }
+
+        /// The same when many points share a place (ties at every distance), `keep` saying no
+        /// to some of them.
+        #[test]
+        fn nearest_equals_a_brute_force_ranking_with_ties(
+            points in prop::collection::vec((0u8..6, 0u8..6), 1..300),
+            q in (0u8..6, 0u8..6),
+            k in 1usize..40,
+            radius_m in 100.0f64..3_000.0,
+            odd_only in any::<bool>(),
+        ) {
+            let at = |(a, b): (u8, u8)| ll(23.1 + f64::from(a) * 1e-3, 113.3 + f64::from(b) * 1e-3);
+            let places: HashMap<usize, LatLng> =
+                points.iter().enumerate().map(|(i, &p)| (i, at(p))).collect();
+            let index = PointIndex::of(places.iter().map(|(i, p)| (*i, *p)));
+            check(&index, &places, at(q), k, radius_m, odd_only)?;
         }
 
         /// The same at every step of a mix of puts, small moves, removals and searches,
