@@ -193,6 +193,18 @@ async fn demo_seeds_a_district_and_can_restart() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         };
+        // the crowd filed its reports through the API once (a restart files none again)
+        let reports = json_of(
+            client
+                .get(format!("{base}/api/v1/incidents"))
+                .bearer_auth(token),
+        )
+        .await;
+        let reports = reports["incidents"].as_array().expect("the incident list");
+        assert_eq!(reports.len(), 4, "the demo's reports: {reports:?}");
+        assert!(reports.iter().any(|r| r["category"] == "bike_parking"
+            && r["department"] == "urban_management"
+            && r["photos"].as_array().is_some_and(|p| p.len() == 1)));
         if let Some(previous) = &demo_team {
             assert_eq!(&team, previous, "a restart keeps the same team patrolling");
         } else {

@@ -101,7 +101,12 @@ pub async fn open(state: &AppState, dispatch: Dispatch) -> StoreResult<DispatchV
         dispatch,
         recipients: Vec::new(),
     };
-    let view = alert_nearest(state, &view).await?.unwrap_or(view);
+    let view = match alert_nearest(state, &view).await? {
+        Some(after) => after,
+        // nobody alerted here: the dispatch loop may have found it saved and alerted the
+        // nearest first, so the answer reads what is stored
+        None => state.store.dispatch(view.dispatch.id).await?,
+    };
     tell_command(state, &view);
     Ok(view)
 }

@@ -345,6 +345,15 @@ async fn drive(state: &AppState, base: &str, stop: &CancellationToken) -> anyhow
         }
     };
 
+    match file_reports(state, &client, base, &crowd).await {
+        Ok(0) => {}
+        Ok(n) => println!("simulated crowd: {n} incident reports filed (GET /api/v1/incidents)"),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "the demo reports could not be filed"
+        ),
+    }
+
     let url = format!("{base}/api/v1/positions");
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -774,6 +783,59 @@ async fn canton_tower_task(state: &AppState) -> anyhow::Result<TaskId> {
         }
     }
     anyhow::bail!("no open Canton Tower task has a free team slot")
+}
+
+/// What the crowd reports when the demo district has no reports yet: a category, words, and
+/// where (latitude, longitude).
+const REPORTS: [(&str, &str, (f64, f64)); 4] = [
+    ("bike_parking", "海珠客运站东门外共享单车乱停放，堵住盲道 Shared bikes heaped across the tactile path by the station's east gate", (23.0962, 113.2656)),
+    ("sanitation", "海珠湖北门垃圾桶已满，垃圾散落 Bins overflowing at the lake's north gate", (23.0884, 113.3384)),
+    ("lost_child", "广州塔下一名约五岁男孩与家人走散，穿红色外套 A boy of about five, red coat, separated from his family under the tower", (23.1061, 113.3241)),
+    ("elderly_assist", "一位老人在江边步道摔倒，需要帮助 An elderly man fell on the riverside path and needs help", (23.1098, 113.3262)),
+];
+
+/// Files a few reports through the API, as the crowd's phones would (the first with a
+/// photo), so the incident queues have something in them; only into a district that has no
+/// reports yet, so a restarted demo does not file them again. Returns how many it filed.
+async fn file_reports(
+    state: &AppState,
+    client: &reqwest::Client,
+    base: &str,
+    crowd: &[Walker],
+) -> anyhow::Result<usize> {
+    let any = pp_store::IncidentFilter {
+        limit: 1,
+        ..pp_store::IncidentFilter::default()
+    };
+    if !state.store.incidents(&any).await?.is_empty() {
+        return Ok(0);
+    }
+    for (i, ((category, description, (lat, lng)), w)) in REPORTS.iter().zip(crowd).enumerate() {
+        let mut form = reqwest::multipart::Form::new()
+            .text("category", *category)
+            .text("description", *description)
+            .text("lat", lat.to_string())
+            .text("lng", lng.to_string());
+        if i == 0 {
+            form = form.part(
+                "photo",
+                reqwest::multipart::Part::bytes(team_photo()?)
+                    .file_name("report.png")
+                    .mime_str("image/png")?,
+            );
+        }
+        let _: Value = expect(
+            &format!("report {category}"),
+            call(
+                client
+                    .post(format!("{base}/api/v1/incidents"))
+                    .bearer_auth(&w.token)
+                    .multipart(form),
+            )
+            .await?,
+        )?;
+    }
+    Ok(REPORTS.len().min(crowd.len()))
 }
 
 /// A PNG team photo: a 64×48 gradient.

@@ -110,7 +110,10 @@ impl Feed {
 ///
 /// Each event has an `id`, an `event` type and JSON `data`: `team` (a change of the caller's
 /// team: `{team_id, change, by, state}`), `positions` (with `?positions=1`, commanders and
-/// admins: `{points: [{user_id, lat, lng, accuracy_m, ts}]}` after each commit), `reset` (the
+/// admins: `{points: [{user_id, lat, lng, accuracy_m, ts}]}` after each commit), `dispatch_alert`
+/// / `dispatch_update` (an envoy's alerts) and `dispatch` (the command centre), `incident` (to
+/// the reporter, the command centre and the routed department's staff: `{change, incident}`),
+/// `reset` (the
 /// events since `Last-Event-ID` are no longer kept). The token may be sent as `?token=`, since
 /// `EventSource` cannot set headers.
 #[utoipa::path(
