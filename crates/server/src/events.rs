@@ -254,6 +254,15 @@ mod tests {
         assert!(for_sanitation.is_for(&staff("sanitation")));
         assert!(!for_sanitation.is_for(&staff("urban_management")));
         assert!(!for_sanitation.is_for(&sb));
+        let either = Event {
+            audience: Audience::Any(vec![
+                Audience::Users(vec![a]),
+                Audience::Department("sanitation".to_owned()),
+            ]),
+            ..for_sanitation
+        };
+        assert!(either.is_for(&sa) && either.is_for(&staff("sanitation")));
+        assert!(!either.is_for(&sb) && !either.is_for(&staff("parks")));
         assert!(rx.try_recv().unwrap().is_for(&sb));
         assert_eq!(bus.since(0).unwrap().len(), 2);
         assert_eq!(bus.since(1).unwrap().len(), 1);

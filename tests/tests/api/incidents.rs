@@ -155,6 +155,28 @@ async fn a_report_with_photos_is_routed_and_its_photos_served_to_those_who_may_s
         );
         expect_error(&app.get("/incidents/nope", &envoy).await, 400, "invalid_id");
 
+        // a photo larger than the API's usual 1 MB body limit is fine in a report
+        let mut seed = 7u32;
+        let noise = image::RgbImage::from_fn(900, 600, |_, _| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let [a, b, c, _] = seed.to_le_bytes();
+            image::Rgb([a, b, c])
+        });
+        let mut big = std::io::Cursor::new(Vec::new());
+        noise.write_to(&mut big, image::ImageFormat::Png).unwrap();
+        let big = Photo {
+            bytes: big.into_inner(),
+            file_name: "big.png",
+            mime: "image/png",
+        };
+        assert!(big.bytes.len() > 1_200_000, "{}", big.bytes.len());
+        let v = expect(
+            app.report(&envoy, &fields("other", "a big photo"), &[big])
+                .await,
+            201,
+        );
+        assert_eq!(v["photos"].as_array().unwrap().len(), 1);
+
         let shown = expect(app.get(&format!("/incidents/{id}"), &sweeper).await, 200);
         assert_eq!(shown["id"], id);
         assert_eq!(shown["timeline"].as_array().unwrap().len(), 1);
@@ -426,6 +448,18 @@ async fn the_department_works_a_report_to_the_end_and_the_reporter_follows_it_li
             .await,
             400,
             "invalid_note",
+        );
+        // a status change is a small JSON body: the report form's larger limit is not its
+        expect_error(
+            &patch(
+                app,
+                &sweeper,
+                &id,
+                &json!({"status": "acknowledged", "note": "x".repeat(1_100_000)}),
+            )
+            .await,
+            413,
+            "payload_too_large",
         );
         expect_error(
             &patch(

@@ -32,10 +32,15 @@ const LIMIT: (u32, u32) = (100, 1000);
 /// The routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(report, list))
+        .routes(routes!(list))
         .routes(routes!(show, change))
         .routes(routes!(photo_file))
-        .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
+        // only the report form may be large
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(report))
+                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+        )
 }
 
 /// The multipart form of `POST /incidents` (for the API document).

@@ -19,19 +19,8 @@ const INCIDENTS: &str =
         i.acknowledged_at, i.closed_at
      FROM incidents i JOIN users u ON u.id = i.reporter_id";
 
-async fn incident_in(
-    tx: &mut Transaction<'_, Db>,
-    id: IncidentId,
-    lock: bool,
-) -> StoreResult<IncidentView> {
-    // the join keeps PostgreSQL's FOR UPDATE on both rows, which is harmless: users rows are
-    // not written while a report changes
+async fn incident_in(tx: &mut Transaction<'_, Db>, id: IncidentId) -> StoreResult<IncidentView> {
     let sql = format!("{INCIDENTS} WHERE i.id = $1");
-    let sql = if lock {
-        format!(locked!("{}"), sql)
-    } else {
-        sql
-    };
     let mut view: IncidentView = sqlx::query_as::<_, IncidentRow>(&sql)
         .bind(id.0)
         .fetch_one(&mut **tx)
@@ -40,6 +29,17 @@ async fn incident_in(
         .try_into()?;
     view.timeline = timeline_in(tx, id).await?;
     Ok(view)
+}
+
+/// Locks the report's row (on PostgreSQL; SQLite has one writer), so that two changes of one
+/// report take turns.
+async fn lock_incident(tx: &mut Transaction<'_, Db>, id: IncidentId) -> StoreResult<()> {
+    sqlx::query_scalar::<_, uuid::Uuid>(locked!("SELECT id FROM incidents WHERE id = $1"))
+        .bind(id.0)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(not_found("incident"))?;
+    Ok(())
 }
 
 async fn timeline_in(
@@ -145,14 +145,14 @@ impl IncidentStore for SqlStore {
             other => other.into(),
         })?;
         append_entry(&mut tx, i.id, &entry).await?;
-        let view = incident_in(&mut tx, i.id, false).await?;
+        let view = incident_in(&mut tx, i.id).await?;
         tx.commit().await?;
         Ok(view)
     }
 
     async fn incident(&self, id: IncidentId) -> StoreResult<IncidentView> {
         let mut tx = self.read.begin().await?;
-        let view = incident_in(&mut tx, id, false).await?;
+        let view = incident_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(view)
     }
@@ -226,7 +226,8 @@ impl IncidentStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<(IncidentView, Option<TimelineEntry>)> {
         let mut tx = self.write.begin().await?;
-        let mut view = incident_in(&mut tx, id, true).await?;
+        lock_incident(&mut tx, id).await?;
+        let mut view = incident_in(&mut tx, id).await?;
         if !view.incident.may_see(actor) {
             return Err(StoreError::NotFound("incident"));
         }
