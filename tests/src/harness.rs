@@ -365,6 +365,14 @@ impl Drop for TestApp {
 impl TestApp {
     /// Starts the server on a fresh, migrated database of `backend`.
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with settings changed by `configure` (after the test defaults).
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
         let (db, store) = TestDb::store(backend).await;
         let data_dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(TestClock::new(from_millis(to_millis(chrono::Utc::now()))));
@@ -375,6 +383,7 @@ impl TestApp {
         // within a fraction of a second; see [`TestApp::wait_for`]
         config.job_interval = JOB_INTERVAL;
         config.dispatch_interval = JOB_INTERVAL;
+        configure(&mut config);
         let state = AppState::new(store.clone(), config, clock.clone())
             .await
             .unwrap();

@@ -37,6 +37,10 @@ pub struct Settings {
     pub dispatch_escalate_secs: u32,
     /// The widest a dispatch's radius grows (metres, at most 50,000).
     pub dispatch_max_radius_m: f64,
+    /// Whether Open311 clients read service requests without an `api_key` (the
+    /// specification's default); `false` makes reads need a key and show only what its user
+    /// may see.
+    pub open311_public_reads: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +60,7 @@ impl Default for Settings {
             dispatch_alert_timeout_secs: secs(policy.alert_timeout),
             dispatch_escalate_secs: secs(policy.escalate_after),
             dispatch_max_radius_m: policy.max_radius_m,
+            open311_public_reads: true,
         }
     }
 }

@@ -7,9 +7,11 @@
 //! description}`: 400 for a missing or bad argument, 403 for a missing or unknown `api_key`,
 //! 404 for an unknown service, request or token). A request is filed as the user whose session
 //! token is the `api_key`, through the same path as `POST /api/v1/incidents`, so it is routed,
-//! announced and followed alike. Reads need no key, as the specification says; photos behind
-//! `media_url` are served only to those who may see the report. Service requests are
-//! `realtime`: the id comes back at once, and a token is the request's id.
+//! announced and followed alike. Reads need no key, as the specification says, unless the
+//! district turns `open311_public_reads` off: then a read needs an `api_key` and shows what its
+//! user may see in the API. Photos behind `media_url` are served only to those who may see
+//! the report. Service requests are `realtime`: the id comes back at once, and a token is the
+//! request's id.
 
 use crate::error::Shaped;
 use crate::extract::AuthUser;
@@ -387,6 +389,9 @@ async fn list_requests(state: &AppState, f: Format, a: &HashMap<String, String>)
         limit: MAX_REQUESTS,
         ..IncidentFilter::default()
     };
+    if let Some(reader) = reader(state, f, a).await? {
+        incidents::scope(&mut filter, &reader.user).map_err(|e| Open311Error::from_api(f, e))?;
+    }
     if let Some(ids) = a.get("service_request_id") {
         // the ids override every other argument; an id that names nothing finds nothing
         filter.ids = ids
@@ -541,6 +546,29 @@ async fn root_post(
     Ok(body.respond(f, "service_requests", StatusCode::OK))
 }
 
+/// Who reads: nobody in particular when reads are public (the specification's default), else
+/// the user whose token is the `api_key` (403 without a valid one).
+async fn reader(
+    state: &AppState,
+    f: Format,
+    a: &HashMap<String, String>,
+) -> O311<Option<AuthUser>> {
+    if state.config.open311_public_reads {
+        return Ok(None);
+    }
+    let key = a.get("api_key").ok_or_else(|| {
+        Open311Error::new(
+            f,
+            403,
+            "this district's service requests are read with an api_key",
+        )
+    })?;
+    signed_in(state, key)
+        .await
+        .map(Some)
+        .map_err(|_| Open311Error::new(f, 403, "the api_key is not valid: sign in for a fresh one"))
+}
+
 /// The user a session token names, through the same check as the API's bearer tokens.
 async fn signed_in(state: &AppState, token: &str) -> Result<AuthUser, crate::error::ApiError> {
     let req = axum::http::Request::builder()
@@ -563,28 +591,42 @@ async fn service_definition(Path(file): Path<String>) -> O311<Response> {
     Ok(body.respond(f, "service_definition", StatusCode::OK))
 }
 
-async fn find(state: &AppState, f: Format, id: &str) -> O311<IncidentView> {
+/// The request `id` as the reader may see it (404 for one they may not, as for none).
+async fn find(state: &AppState, f: Format, id: &str, q: Option<&str>) -> O311<IncidentView> {
+    let reader = reader(state, f, &args(q)).await?;
     let not_found = || Open311Error::new(f, 404, format!("no service request has the id {id:?}"));
     let id: IncidentId = id.parse().map_err(|_| not_found())?;
-    state.store.incident(id).await.map_err(|e| match e {
+    let view = state.store.incident(id).await.map_err(|e| match e {
         pp_store::StoreError::NotFound(_) => not_found(),
         other => Open311Error::from_api(f, other.into()),
-    })
+    })?;
+    match reader {
+        Some(r) if !view.incident.may_see(&incidents::actor(&r)) => Err(not_found()),
+        _ => Ok(view),
+    }
 }
 
 /// `GET requests/{id}`.
-async fn request(State(state): State<AppState>, Path(file): Path<String>) -> O311<Response> {
+async fn request(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(q): RawQuery,
+) -> O311<Response> {
     let (id, f) = Format::of(&file)?;
-    let view = find(&state, f, id).await?;
+    let view = find(&state, f, id, q.as_deref()).await?;
     let (_, departments) = lookups(&state, f).await?;
     let body = V::List("request", vec![request_record(&state, &view, &departments)]);
     Ok(body.respond(f, "service_requests", StatusCode::OK))
 }
 
 /// `GET tokens/{token}`: requests are realtime, so a token is the request's id.
-async fn token(State(state): State<AppState>, Path(file): Path<String>) -> O311<Response> {
+async fn token(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(q): RawQuery,
+) -> O311<Response> {
     let (token, f) = Format::of(&file)?;
-    let view = find(&state, f, token).await?;
+    let view = find(&state, f, token, q.as_deref()).await?;
     let id = view.incident.id.to_string();
     let body = V::List(
         "request",

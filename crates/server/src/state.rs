@@ -42,13 +42,16 @@ pub struct ServerConfig {
     pub dispatch: pp_domain::dispatch::DispatchPolicy,
     /// How often open dispatches are looked after (alerts expired and passed on, escalations).
     pub dispatch_interval: std::time::Duration,
+    /// Whether Open311 clients read service requests without a key, as the specification
+    /// has it; when not, reads need an `api_key` and show what its user may see.
+    pub open311_public_reads: bool,
 }
 
 impl ServerConfig {
     /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes, raw
     /// positions 30 days; background jobs every 30 s; heat map cells of fewer than 3 envoys
     /// hidden from all but the command centre; dispatches as [`DispatchPolicy::default`]
-    /// says, looked after every second.
+    /// says, looked after every second; Open311 reads public.
     ///
     /// [`DispatchPolicy::default`]: pp_domain::dispatch::DispatchPolicy::default
     pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
@@ -63,6 +66,7 @@ impl ServerConfig {
             heat_min_envoys: pp_domain::heat::DEFAULT_MIN_ENVOYS,
             dispatch: pp_domain::dispatch::DispatchPolicy::default(),
             dispatch_interval: std::time::Duration::from_secs(1),
+            open311_public_reads: true,
         }
     }
 

@@ -545,3 +545,97 @@ async fn errors_in_the_specification_format() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_district_may_keep_its_requests_to_those_who_may_see_them() {
+    for backend in e2e::backends() {
+        let app = TestApp::spawn_with(backend, |c| c.open311_public_reads = false).await;
+        let (envoy, _) = app.quick_envoy(1).await;
+        let (other, _) = app.quick_envoy(2).await;
+        let (sweeper, _) = app.staff("sanitation").await;
+        let (warden, _) = app.staff("urban_management").await;
+        let (lat, lng) = (TOWER.0.to_string(), TOWER.1.to_string());
+        let posted = json_of(
+            post(
+                &app,
+                "requests.json",
+                &[
+                    ("api_key", &envoy),
+                    ("service_code", "sanitation"),
+                    ("lat", &lat),
+                    ("long", &lng),
+                ],
+            )
+            .await,
+            200,
+        );
+        let id = posted[0]["service_request_id"].as_str().unwrap().to_owned();
+        // services stay public; requests need a key
+        assert_eq!(
+            json_of(get(&app, "services.json").await, 200)
+                .as_array()
+                .unwrap()
+                .len(),
+            8
+        );
+        for path in [
+            "requests.json".to_owned(),
+            format!("requests/{id}.json"),
+            format!("tokens/{id}.json"),
+        ] {
+            let e = json_of(get(&app, &path).await, 403);
+            assert_eq!(e[0]["code"], 403, "{path}");
+            json_of(get(&app, &format!("{path}?api_key=nope")).await, 403);
+        }
+        let ids = |v: Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            ids(json_of(
+                get(&app, &format!("requests.json?api_key={envoy}")).await,
+                200
+            )),
+            vec![id.clone()]
+        );
+        assert_eq!(
+            ids(json_of(
+                get(&app, &format!("requests.json?api_key={sweeper}")).await,
+                200
+            )),
+            vec![id.clone()]
+        );
+        assert!(ids(json_of(
+            get(&app, &format!("requests.json?api_key={other}")).await,
+            200
+        ))
+        .is_empty());
+        assert!(ids(json_of(
+            get(&app, &format!("requests.json?api_key={warden}")).await,
+            200
+        ))
+        .is_empty());
+        json_of(
+            get(&app, &format!("requests/{id}.json?api_key={sweeper}")).await,
+            200,
+        );
+        json_of(
+            get(&app, &format!("requests/{id}.json?api_key={other}")).await,
+            404,
+        );
+        json_of(
+            get(&app, &format!("tokens/{id}.json?api_key={envoy}")).await,
+            200,
+        );
+        let x = xml_of(
+            get(&app, &format!("requests/{id}.xml")).await,
+            403,
+            "errors",
+        );
+        assert_eq!(x[0]["code"], "403");
+        app.stop().await;
+    }
+}

@@ -47,6 +47,7 @@ pub async fn prepare(
     config.join_token_ttl = chrono::Duration::minutes(settings.join_token_ttl_minutes);
     config.retention_days = settings.retention_days;
     config.heat_min_envoys = settings.heat_min_envoys;
+    config.open311_public_reads = settings.open311_public_reads;
     config.dispatch = settings.dispatch_policy();
     config.job_interval = std::time::Duration::from_secs(settings.job_interval_secs);
     let state = AppState::new(store, config, Arc::new(SystemClock)).await?;

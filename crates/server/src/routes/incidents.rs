@@ -366,20 +366,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(LIMIT.0).clamp(1, LIMIT.1),
         ..IncidentFilter::default()
     };
-    match auth.user.role {
-        Role::Commander | Role::Admin => {}
-        Role::Staff => {
-            let own = auth.user.department.clone().unwrap_or_default();
-            if filter.department.as_ref().is_some_and(|d| *d != own) {
-                return Err(ApiError::from(pp_domain::DomainError::forbidden(
-                    "not_your_department",
-                    "staff see the reports routed to their own department",
-                )));
-            }
-            filter.department = Some(own);
-        }
-        Role::Envoy => filter.reporter = Some(auth.user.id),
-    }
+    scope(&mut filter, &auth.user)?;
     let incidents = state
         .store
         .incidents(&filter)
@@ -388,6 +375,27 @@ pub async fn list(
         .map(|v| IncidentBody::of(&state, v, false))
         .collect();
     Ok(Json(IncidentList { incidents }))
+}
+
+/// Narrows a listing to what `user` may see (`Incident::may_see` as a filter): all for the
+/// command centre, their department's for staff (403 `not_your_department` when the filter
+/// names another), their own for an envoy.
+pub fn scope(filter: &mut IncidentFilter, user: &pp_store::User) -> ApiResult<()> {
+    match user.role {
+        Role::Commander | Role::Admin => {}
+        Role::Staff => {
+            let own = user.department.clone().unwrap_or_default();
+            if filter.department.as_ref().is_some_and(|d| *d != own) {
+                return Err(ApiError::from(pp_domain::DomainError::forbidden(
+                    "not_your_department",
+                    "staff see the reports routed to their own department",
+                )));
+            }
+            filter.department = Some(own);
+        }
+        Role::Envoy => filter.reporter = Some(user.id),
+    }
+    Ok(())
 }
 
 fn not_found() -> ApiError {
