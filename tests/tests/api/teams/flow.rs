@@ -158,6 +158,31 @@ async fn whole_flow(app: &TestApp) {
         400,
         "photo_required",
     );
+    // a team photo is one photo
+    let form = reqwest::multipart::Form::new()
+        .text("lat", TOWER_LAT.to_string())
+        .text("lng", TOWER_LNG.to_string())
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(png_photo().bytes).file_name("a.png"),
+        )
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(png_photo().bytes).file_name("b.png"),
+        );
+    expect_error(
+        &app.send(
+            app.request(
+                reqwest::Method::POST,
+                &format!("/teams/{team_id}/start"),
+                &a,
+            )
+            .multipart(form),
+        )
+        .await,
+        400,
+        "too_many_photos",
+    );
     let not_an_image = Photo {
         bytes: b"%PDF-1.4 this is not a picture".to_vec(),
         file_name: "team.png",
