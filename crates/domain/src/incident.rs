@@ -140,17 +140,20 @@ impl IncidentStatus {
         }
     }
 
+    /// Every status, in the machine's order.
+    pub const ALL: [IncidentStatus; 5] = [
+        IncidentStatus::Open,
+        IncidentStatus::Acknowledged,
+        IncidentStatus::InProgress,
+        IncidentStatus::Resolved,
+        IncidentStatus::Rejected,
+    ];
+
     /// Parses a name; 400 `invalid_status` otherwise.
     pub fn parse(s: &str) -> DomainResult<IncidentStatus> {
-        [
-            IncidentStatus::Open,
-            IncidentStatus::Acknowledged,
-            IncidentStatus::InProgress,
-            IncidentStatus::Resolved,
-            IncidentStatus::Rejected,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        IncidentStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
         .ok_or_else(|| {
             DomainError::invalid(
                 "invalid_status",
@@ -173,6 +176,22 @@ impl IncidentStatus {
         } else {
             "open"
         }
+    }
+
+    /// The statuses Open311 calls `word` (`open` or `closed`, as [`IncidentStatus::open311`]
+    /// names them); 400 `invalid_status` for any other word.
+    pub fn of_open311(word: &str) -> DomainResult<Vec<IncidentStatus>> {
+        let these: Vec<IncidentStatus> = IncidentStatus::ALL
+            .into_iter()
+            .filter(|st| st.open311() == word)
+            .collect();
+        if these.is_empty() {
+            return Err(DomainError::invalid(
+                "invalid_status",
+                format!("status must be open or closed, got {word:?}"),
+            ));
+        }
+        Ok(these)
     }
 
     /// Whether a report may move from this status to `to`: one step along the machine only
@@ -343,6 +362,29 @@ pub struct Actor<'a> {
     pub department: Option<&'a str>,
 }
 
+/// Which reports an account sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sees<'a> {
+    /// Every report (the command centre: commanders, admins).
+    All,
+    /// Those routed to this department (its staff).
+    Department(&'a str),
+    /// Those this envoy reported.
+    Reported(UserId),
+}
+
+impl<'a> Actor<'a> {
+    /// Which reports this account sees. Staff without a department see none (no department
+    /// has an empty code).
+    pub fn sees(&self) -> Sees<'a> {
+        match self.role {
+            Role::Commander | Role::Admin => Sees::All,
+            Role::Staff => Sees::Department(self.department.unwrap_or("")),
+            Role::Envoy => Sees::Reported(self.id),
+        }
+    }
+}
+
 /// What a reporter sends.
 #[derive(Debug, Clone)]
 pub struct NewIncident<'a> {
@@ -419,10 +461,10 @@ impl Incident {
     /// Whether `actor` may see the report: the command centre (commanders, admins) every
     /// report, staff those routed to their department, an envoy those they reported.
     pub fn may_see(&self, actor: &Actor<'_>) -> bool {
-        match actor.role {
-            Role::Commander | Role::Admin => true,
-            Role::Staff => actor.department == Some(self.department.as_str()),
-            Role::Envoy => actor.id == self.reporter,
+        match actor.sees() {
+            Sees::All => true,
+            Sees::Department(code) => code == self.department,
+            Sees::Reported(user) => user == self.reporter,
         }
     }
 
@@ -603,6 +645,18 @@ mod tests {
             [Open, Acknowledged, InProgress, Resolved, Rejected].map(IncidentStatus::open311),
             ["open", "open", "open", "closed", "closed"]
         );
+        assert_eq!(
+            IncidentStatus::of_open311("open").unwrap(),
+            [Open, Acknowledged, InProgress]
+        );
+        assert_eq!(
+            IncidentStatus::of_open311("closed").unwrap(),
+            [Resolved, Rejected]
+        );
+        assert_eq!(
+            IncidentStatus::of_open311("pending").unwrap_err().code(),
+            "invalid_status"
+        );
     }
 
     #[test]
@@ -701,6 +755,12 @@ mod tests {
         assert!(i.may_see(&actor(other, Role::Admin, None)));
         assert!(i.may_see(&actor(other, Role::Staff, Some("sanitation"))));
         assert!(!i.may_see(&actor(other, Role::Staff, Some("public_security"))));
+        assert!(!i.may_see(&actor(other, Role::Staff, None)));
+        assert_eq!(actor(other, Role::Staff, None).sees(), Sees::Department(""));
+        assert_eq!(
+            actor(other, Role::Envoy, None).sees(),
+            Sees::Reported(other)
+        );
     }
 
     #[test]

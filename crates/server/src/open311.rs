@@ -121,30 +121,21 @@ impl V {
     }
 
     fn xml(&self, name: &str, out: &mut String) {
-        match self {
-            V::Null => {
-                out.push('<');
-                out.push_str(name);
-                out.push_str("/>");
-            }
-            _ => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-                match self {
-                    V::Null => {}
-                    V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                    V::Int(n) => out.push_str(&n.to_string()),
-                    V::Num(n) => out.push_str(&n.to_string()),
-                    V::Str(s) => out.push_str(&quick_xml::escape::escape(s.as_str())),
-                    V::List(item, items) => items.iter().for_each(|v| v.xml(item, out)),
-                    V::Rec(fields) => fields.iter().for_each(|(k, v)| v.xml(k, out)),
-                }
-                out.push_str("</");
-                out.push_str(name);
-                out.push('>');
-            }
+        if let V::Null = self {
+            out.push_str(&format!("<{name}/>"));
+            return;
         }
+        out.push_str(&format!("<{name}>"));
+        match self {
+            V::Null => {}
+            V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            V::Int(n) => out.push_str(&n.to_string()),
+            V::Num(n) => out.push_str(&n.to_string()),
+            V::Str(s) => out.push_str(&quick_xml::escape::escape(s.as_str())),
+            V::List(item, items) => items.iter().for_each(|v| v.xml(item, out)),
+            V::Rec(fields) => fields.iter().for_each(|(k, v)| v.xml(k, out)),
+        }
+        out.push_str(&format!("</{name}>"));
     }
 
     /// The response: JSON as it is; XML under `root`, a list's items named as it says.
@@ -213,12 +204,13 @@ fn args(raw: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-async fn lookups(state: &AppState, f: Format) -> O311<(Vec<RoutingRule>, Vec<Department>)> {
-    let api = |e| Open311Error::from_api(f, crate::error::ApiError::from(e));
-    Ok((
-        state.store.routing().await.map_err(api)?,
-        state.store.departments().await.map_err(api)?,
-    ))
+/// The departments, to name the one a request is routed to.
+async fn departments(state: &AppState, f: Format) -> O311<Vec<Department>> {
+    state
+        .store
+        .departments()
+        .await
+        .map_err(|e| Open311Error::from_api(f, e.into()))
 }
 
 fn department_name(departments: &[Department], code: &str) -> String {
@@ -324,7 +316,12 @@ async fn root_get(
     match stem {
         "discovery" => Ok(discovery(&state).respond(f, "discovery", StatusCode::OK)),
         "services" => {
-            let (rules, departments) = lookups(&state, f).await?;
+            let rules = state
+                .store
+                .routing()
+                .await
+                .map_err(|e| Open311Error::from_api(f, e.into()))?;
+            let departments = departments(&state, f).await?;
             let list = Category::ALL
                 .iter()
                 .map(|c| service(*c, &rules, &departments))
@@ -390,7 +387,8 @@ async fn list_requests(state: &AppState, f: Format, a: &HashMap<String, String>)
         ..IncidentFilter::default()
     };
     if let Some(reader) = reader(state, f, a).await? {
-        incidents::scope(&mut filter, &reader.user).map_err(|e| Open311Error::from_api(f, e))?;
+        incidents::scope(&mut filter, &incidents::actor(&reader))
+            .map_err(|e| Open311Error::from_api(f, e))?;
     }
     if let Some(ids) = a.get("service_request_id") {
         // the ids override every other argument; an id that names nothing finds nothing
@@ -413,22 +411,9 @@ async fn list_requests(state: &AppState, f: Format, a: &HashMap<String, String>)
         }
         if let Some(statuses) = a.get("status") {
             for s in statuses.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let these: &[IncidentStatus] = match s {
-                    "open" => &[
-                        IncidentStatus::Open,
-                        IncidentStatus::Acknowledged,
-                        IncidentStatus::InProgress,
-                    ],
-                    "closed" => &[IncidentStatus::Resolved, IncidentStatus::Rejected],
-                    other => {
-                        return Err(Open311Error::new(
-                            f,
-                            400,
-                            format!("status must be open or closed, got {other:?}"),
-                        ))
-                    }
-                };
-                filter.statuses.extend_from_slice(these);
+                let these = IncidentStatus::of_open311(s)
+                    .map_err(|e| Open311Error::from_api(f, e.into()))?;
+                filter.statuses.extend(these);
             }
         }
         let start = parse_date(f, "start_date", a.get("start_date"))?;
@@ -461,7 +446,7 @@ async fn list_requests(state: &AppState, f: Format, a: &HashMap<String, String>)
         .incidents(&filter)
         .await
         .map_err(|e| Open311Error::from_api(f, e.into()))?;
-    let (_, departments) = lookups(state, f).await?;
+    let departments = departments(state, f).await?;
     let list = found
         .iter()
         .map(|v| request_record(state, v, &departments))
@@ -530,7 +515,7 @@ async fn root_post(
     let view = incidents::file(&state, user.user.id, &new)
         .await
         .map_err(|e| Open311Error::from_api(f, e))?;
-    let (_, departments) = lookups(&state, f).await?;
+    let departments = departments(&state, f).await?;
     let notice = format!(
         "routed to {}",
         department_name(&departments, &view.incident.department)
@@ -614,7 +599,7 @@ async fn request(
 ) -> O311<Response> {
     let (id, f) = Format::of(&file)?;
     let view = find(&state, f, id, q.as_deref()).await?;
-    let (_, departments) = lookups(&state, f).await?;
+    let departments = departments(&state, f).await?;
     let body = V::List("request", vec![request_record(&state, &view, &departments)]);
     Ok(body.respond(f, "service_requests", StatusCode::OK))
 }

@@ -397,92 +397,61 @@ async fn the_department_works_a_report_to_the_end_and_the_reporter_follows_it_li
         }
 
         // refusals change nothing
-        expect_error(
-            &patch(app, &warden, &id, &json!({"status": "acknowledged"})).await,
-            404,
-            "incident_not_found",
-        );
-        expect_error(
-            &patch(app, &stranger, &id, &json!({"status": "acknowledged"})).await,
-            404,
-            "incident_not_found",
-        );
-        expect_error(
-            &patch(app, &envoy, &id, &json!({"status": "acknowledged"})).await,
-            403,
-            "wrong_role",
-        );
-        expect_error(
-            &patch(app, &sweeper, &id, &json!({"status": "resolved"})).await,
-            409,
-            "invalid_transition",
-        );
-        expect_error(
-            &patch(app, &sweeper, &id, &json!({"status": "done"})).await,
-            400,
-            "invalid_body",
-        );
-        expect_error(
-            &patch(app, &sweeper, &id, &json!({})).await,
-            400,
-            "invalid_body",
-        );
-        expect_error(
-            &patch(
-                app,
+        let unknown = "019ad0c0-0000-7000-8000-000000000099";
+        let ack = json!({"status": "acknowledged"});
+        let cases = [
+            (&warden, id.as_str(), ack.clone(), 404, "incident_not_found"),
+            (&stranger, &id, ack.clone(), 404, "incident_not_found"),
+            (&envoy, &id, ack.clone(), 403, "wrong_role"),
+            (&sweeper, unknown, ack.clone(), 404, "incident_not_found"),
+            (
+                &sweeper,
+                &id,
+                json!({"status": "resolved"}),
+                409,
+                "invalid_transition",
+            ),
+            (
+                &sweeper,
+                &id,
+                json!({"status": "done"}),
+                400,
+                "invalid_body",
+            ),
+            (&sweeper, &id, json!({}), 400, "invalid_body"),
+            (
+                &sweeper,
+                &id,
+                json!({"status": "acknowledged", "extra": 1}),
+                400,
+                "invalid_body",
+            ),
+            (
                 &commander,
                 &id,
-                &json!({"status": "acknowledged", "department": "sanitation"}),
-            )
-            .await,
-            400,
-            "invalid_body",
-        );
-        expect_error(
-            &patch(
-                app,
+                json!({"status": "acknowledged", "department": "sanitation"}),
+                400,
+                "invalid_body",
+            ),
+            (
                 &sweeper,
                 &id,
-                &json!({"status": "acknowledged", "note": "x".repeat(1001)}),
-            )
-            .await,
-            400,
-            "invalid_note",
-        );
-        // a status change is a small JSON body: the report form's larger limit is not its
-        expect_error(
-            &patch(
-                app,
+                json!({"status": "acknowledged", "note": "x".repeat(1001)}),
+                400,
+                "invalid_note",
+            ),
+            // a status change is a small JSON body: the report form's larger limit is not its
+            (
                 &sweeper,
                 &id,
-                &json!({"status": "acknowledged", "note": "x".repeat(1_100_000)}),
-            )
-            .await,
-            413,
-            "payload_too_large",
-        );
-        expect_error(
-            &patch(
-                app,
-                &sweeper,
-                &id,
-                &json!({"status": "acknowledged", "extra": 1}),
-            )
-            .await,
-            400,
-            "invalid_body",
-        );
-        expect_error(
-            &patch(
-                app,
-                &sweeper,
-                "019ad0c0-0000-7000-8000-000000000099",
-                &json!({"status": "acknowledged"}),
-            )
-            .await,
-            404,
-            "incident_not_found",
-        );
+                json!({"status": "acknowledged", "note": "x".repeat(1_100_000)}),
+                413,
+                "payload_too_large",
+            ),
+        ];
+        for (token, incident, body, status, code) in cases {
+            expect_error(&patch(app, token, incident, &body).await, status, code);
+        }
         assert_eq!(
             expect(app.get(&format!("/incidents/{id}"), &envoy).await, 200)["timeline"]
                 .as_array()

@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 
 const TOWER: (f64, f64) = (23.1066, 113.3245);
 
+/// Arguments of a form post.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 /// GETs `/open311/v2/{path}`: status, content type and body text.
 async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     let res = app
@@ -376,157 +379,55 @@ async fn errors_in_the_specification_format() {
             );
             v
         };
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("service_code", "sanitation"),
-                    ("lat", &lat),
-                    ("long", &lng),
-                ],
-            )
-            .await,
-            403,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", "nope"),
-                    ("service_code", "sanitation"),
-                    ("lat", &lat),
-                    ("long", &lng),
-                ],
-            )
-            .await,
-            403,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[("api_key", &envoy), ("lat", &lat), ("long", &lng)],
-            )
-            .await,
-            400,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "graffiti"),
-                    ("lat", &lat),
-                    ("long", &lng),
-                ],
-            )
-            .await,
-            404,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "sanitation"),
-                    ("address_string", "1 Main St"),
-                ],
-            )
-            .await,
-            400,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "sanitation"),
-                    ("lat", "91"),
-                    ("long", &lng),
-                ],
-            )
-            .await,
-            400,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "sanitation"),
-                    ("lat", "x"),
-                    ("long", &lng),
-                ],
-            )
-            .await,
-            400,
-        );
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "sanitation"),
-                    ("lat", &lat),
-                    ("long", &lng),
-                    ("media_url", "javascript:alert(1)"),
-                ],
-            )
-            .await,
-            400,
-        );
+        // a valid request, and what each case takes out of it or changes
         let long = "x".repeat(2001);
-        error(
-            post(
-                app,
-                "requests.json",
-                &[
-                    ("api_key", &envoy),
-                    ("service_code", "sanitation"),
-                    ("lat", &lat),
-                    ("long", &lng),
-                    ("description", &long),
-                ],
-            )
-            .await,
-            400,
-        );
-        error(get(app, "services/graffiti.json").await, 404);
-        error(
-            get(app, "requests/019ad0c0-0000-7000-8000-000000000099.json").await,
-            404,
-        );
-        error(get(app, "requests/not-an-id.json").await, 404);
-        error(get(app, "tokens/not-a-token.json").await, 404);
-        error(get(app, "requests.json?status=pending").await, 400);
-        error(get(app, "requests.json?start_date=yesterday").await, 400);
-        error(
-            get(
-                app,
+        let cases: Vec<(&[&str], Form, u16)> = vec![
+            (&["api_key"], vec![], 403),
+            (&[], vec![("api_key", "nope")], 403),
+            (&["service_code"], vec![], 400),
+            (&[], vec![("service_code", "graffiti")], 404),
+            (&["lat", "long"], vec![("address_string", "1 Main St")], 400),
+            (&[], vec![("lat", "91")], 400),
+            (&[], vec![("lat", "x")], 400),
+            (&[], vec![("media_url", "javascript:alert(1)")], 400),
+            (&[], vec![("description", &long)], 400),
+        ];
+        for (without, with, status) in cases {
+            let mut form: Form = [
+                ("api_key", envoy.as_str()),
+                ("service_code", "sanitation"),
+                ("lat", lat.as_str()),
+                ("long", lng.as_str()),
+            ]
+            .into_iter()
+            .filter(|(k, _)| !without.contains(k) && !with.iter().any(|(w, _)| w == k))
+            .collect();
+            form.extend(with.iter().copied());
+            error(post(app, "requests.json", &form).await, status);
+        }
+        for (path, status) in [
+            ("services/graffiti.json", 404),
+            ("requests/019ad0c0-0000-7000-8000-000000000099.json", 404),
+            ("requests/not-an-id.json", 404),
+            ("tokens/not-a-token.json", 404),
+            ("requests.json?status=pending", 400),
+            ("requests.json?start_date=yesterday", 400),
+            // more than 90 days, and backwards
+            (
                 "requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
-            )
-            .await,
-            400,
-        );
-        error(
-            get(
-                app,
+                400,
+            ),
+            (
                 "requests.json?start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
-            )
-            .await,
-            400,
-        );
-        error(get(app, "requests.json?service_code=graffiti").await, 404);
-        error(get(app, "widgets.json").await, 404);
-        error(get(app, "services.html").await, 404);
-        error(get(app, "nothing/here").await, 404);
+                400,
+            ),
+            ("requests.json?service_code=graffiti", 404),
+            ("widgets.json", 404),
+            ("services.html", 404),
+            ("nothing/here", 404),
+        ] {
+            error(get(app, path).await, status);
+        }
         error(post(app, "services.json", &[]).await, 405);
         let x = xml_of(get(app, "services/graffiti.xml").await, 404, "errors");
         assert_eq!(x[0]["code"], "404");

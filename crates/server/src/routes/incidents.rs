@@ -15,7 +15,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pp_domain::incident::{Actor, Category, IncidentStatus, NewIncident, TimelineKind, MAX_PHOTOS};
+use pp_domain::incident::{
+    Actor, Category, IncidentStatus, NewIncident, Sees, TimelineKind, MAX_PHOTOS,
+};
 use pp_domain::{IncidentId, Role, TeamId, UserId};
 use pp_geo::{BBox, LatLng};
 use pp_store::{IncidentChange, IncidentFilter, IncidentView};
@@ -366,7 +368,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(LIMIT.0).clamp(1, LIMIT.1),
         ..IncidentFilter::default()
     };
-    scope(&mut filter, &auth.user)?;
+    scope(&mut filter, &actor(&auth))?;
     let incidents = state
         .store
         .incidents(&filter)
@@ -377,23 +379,21 @@ pub async fn list(
     Ok(Json(IncidentList { incidents }))
 }
 
-/// Narrows a listing to what `user` may see (`Incident::may_see` as a filter): all for the
-/// command centre, their department's for staff (403 `not_your_department` when the filter
-/// names another), their own for an envoy.
-pub fn scope(filter: &mut IncidentFilter, user: &pp_store::User) -> ApiResult<()> {
-    match user.role {
-        Role::Commander | Role::Admin => {}
-        Role::Staff => {
-            let own = user.department.clone().unwrap_or_default();
-            if filter.department.as_ref().is_some_and(|d| *d != own) {
+/// Narrows a listing to what `actor` sees (`Actor::sees`): staff asking for another
+/// department than theirs get a 403 `not_your_department`.
+pub fn scope(filter: &mut IncidentFilter, actor: &Actor<'_>) -> ApiResult<()> {
+    match actor.sees() {
+        Sees::All => {}
+        Sees::Department(own) => {
+            if filter.department.as_ref().is_some_and(|d| d != own) {
                 return Err(ApiError::from(pp_domain::DomainError::forbidden(
                     "not_your_department",
                     "staff see the reports routed to their own department",
                 )));
             }
-            filter.department = Some(own);
+            filter.department = Some(own.to_owned());
         }
-        Role::Envoy => filter.reporter = Some(user.id),
+        Sees::Reported(user) => filter.reporter = Some(user),
     }
     Ok(())
 }
