@@ -532,6 +532,18 @@ impl Incident {
     }
 }
 
+/// A report names a team only when its reporter is (or was) in it (403 `not_member`).
+pub fn check_team(reporter_was_member: bool) -> DomainResult<()> {
+    if reporter_was_member {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "not_member",
+            "a report names only a team you patrol with",
+        ))
+    }
+}
+
 /// A new department's code: 2 to 40 lowercase ASCII letters, digits and `_`, starting with a
 /// letter (400 `invalid_department_code`).
 pub fn department_code(s: &str) -> DomainResult<String> {

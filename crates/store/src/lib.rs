@@ -354,7 +354,8 @@ pub trait DispatchStore: Send + Sync {
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
     /// Files a report by `reporter`, routed by the category's current rule, with its first
-    /// timeline entry, in one transaction (`NotFound("team")` for an unknown `team_id`).
+    /// timeline entry, in one transaction (`NotFound("team")` for an unknown `team_id`,
+    /// `Domain(not_member)` for a team the reporter was never in).
     async fn report_incident(
         &self,
         reporter: UserId,

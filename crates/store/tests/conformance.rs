@@ -2137,6 +2137,28 @@ async fn incidents_are_routed_worked_and_listed() {
             code(store.incident(IncidentId::new()).await.unwrap_err()),
             "not_found:incident"
         );
+        // a team is named only by those who were in it
+        let t = task(&store, commander.id, 2, 5).await;
+        let team = store.claim_team(t.id, other_envoy.id, t0).await.unwrap();
+        let with_team = NewIncident {
+            team_id: Some(team.id),
+            ..report(Category::Other, "seen on patrol")
+        };
+        assert_eq!(
+            code(
+                store
+                    .report_incident(envoy.id, &with_team, t0)
+                    .await
+                    .unwrap_err()
+            ),
+            "not_member",
+            "{b:?}"
+        );
+        let on_patrol = store
+            .report_incident(other_envoy.id, &with_team, t0)
+            .await
+            .unwrap();
+        assert_eq!(on_patrol.incident.team_id, Some(team.id));
     }
 }
 

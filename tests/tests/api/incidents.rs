@@ -251,6 +251,21 @@ async fn bad_reports_are_refused_and_change_nothing() {
         for (form, photos, status, code) in cases {
             expect_error(&app.report(&envoy, &form, &photos).await, status, code);
         }
+        // a team is named only by those who patrol in it
+        let task = app.create_task(&commander, &json!({})).await;
+        let (leader, _) = app.quick_envoy(2).await;
+        let team = expect(app.claim(&leader, task["id"].as_str().unwrap()).await, 201);
+        let team_id = team["id"].as_str().unwrap();
+        expect_error(
+            &app.report(&envoy, &with("team_id", team_id), &[]).await,
+            403,
+            "not_member",
+        );
+        let mine = expect(
+            app.report(&leader, &with("team_id", team_id), &[]).await,
+            201,
+        );
+        assert_eq!(mine["team_id"], team_id);
         // not multipart at all
         expect_error(
             &app.post("/incidents", &envoy, &json!({"category": "sanitation"}))
@@ -264,7 +279,11 @@ async fn bad_reports_are_refused_and_change_nothing() {
             "unauthorized",
         );
         let all = expect(app.get("/incidents", &commander).await, 200);
-        assert_eq!(ids(&all), Vec::<String>::new(), "nothing was filed");
+        assert_eq!(
+            ids(&all),
+            vec![mine["id"].as_str().unwrap().to_owned()],
+            "nothing else was filed"
+        );
     })
     .await;
 }

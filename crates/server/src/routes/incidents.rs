@@ -57,7 +57,7 @@ pub struct ReportForm {
     lat: f64,
     /// longitude (WGS-84)
     lng: f64,
-    /// your team, when reporting on patrol
+    /// your team (one you are or were in), when reporting on patrol
     team_id: Option<TeamId>,
     /// up to three photos (JPEG, PNG or WebP, 10 MB and 8000 px a side each): repeat the field
     #[schema(format = Binary)]
@@ -255,6 +255,7 @@ pub async fn file(
         (status = 201, description = "The report, routed", body = IncidentBody),
         (status = 400, description = "`invalid_category`, `invalid_description`, `coordinate_out_of_range`, `too_many_photos`, `invalid_body`, `invalid_multipart`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`not_member` (a team the reporter was never in)", body = ErrorBody),
         (status = 404, description = "`team_not_found`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_photo`", body = ErrorBody),

@@ -112,11 +112,18 @@ impl IncidentStore for SqlStore {
                 .await?
                 .unwrap_or_else(|| new.category.default_department().to_owned());
         if let Some(team) = new.team_id {
-            sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM teams WHERE id = $1")
-                .bind(team.0)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(not_found("team"))?;
+            let (teams, memberships): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM teams WHERE id = $1),
+                        (SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND user_id = $2)",
+            )
+            .bind(team.0)
+            .bind(reporter.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            if teams == 0 {
+                return Err(StoreError::NotFound("team"));
+            }
+            pp_domain::incident::check_team(memberships > 0)?;
         }
         let (i, entry) = Incident::report(reporter, new.clone(), &department, now)?;
         sqlx::query(
