@@ -29,6 +29,7 @@ while read -r name version files; do
             echo "${name}@${version} has no file ${f}" >&2
             exit 1
         fi
+        mkdir -p "$(dirname "$dest/$f")"
         cp "$work/unpacked/package/$f" "$dest/$f"
     done
     echo "${version}" >"$dest/VERSION"

@@ -41,6 +41,12 @@ pub struct Settings {
     /// specification's default); `false` makes reads need a key and show only what its user
     /// may see.
     pub open311_public_reads: bool,
+    /// Base map tiles of the web apps' maps: an XYZ URL template (`{z}/{x}/{y}`, optional
+    /// `{s}`) of WGS-84-aligned Web Mercator tiles; empty: no base tiles (the maps still show
+    /// their layers, e.g. on a LAN without internet).
+    pub map_tiles: String,
+    /// The attribution the tiles' licence asks for, shown on the map.
+    pub map_attribution: String,
 }
 
 impl Default for Settings {
@@ -61,9 +67,16 @@ impl Default for Settings {
             dispatch_escalate_secs: secs(policy.escalate_after),
             dispatch_max_radius_m: policy.max_radius_m,
             open311_public_reads: true,
+            map_tiles: DEFAULT_MAP_TILES.to_owned(),
+            map_attribution: DEFAULT_MAP_ATTRIBUTION.to_owned(),
         }
     }
 }
+
+/// OpenStreetMap's standard tiles (WGS-84 aligned, unlike GCJ-02 tiles of mainland providers).
+pub const DEFAULT_MAP_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+/// What OpenStreetMap's tile usage policy asks maps to show.
+pub const DEFAULT_MAP_ATTRIBUTION: &str = "© OpenStreetMap contributors";
 
 fn secs(d: chrono::Duration) -> u32 {
     u32::try_from(d.num_seconds()).unwrap_or(u32::MAX)
@@ -93,6 +106,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "PEACEPATROL_PUBLIC_URL", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Base map tile URL template of the web apps; "" for none (offline LAN).
+    #[arg(long, env = "PEACEPATROL_MAP_TILES", global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_tiles: Option<String>,
 }
 
 impl SettingsArgs {
@@ -128,6 +145,13 @@ impl SettingsArgs {
             "job_interval_secs must be positive"
         );
         settings.dispatch_policy().validate()?;
+        let tiles = settings.map_tiles.trim();
+        anyhow::ensure!(
+            tiles.is_empty()
+                || ((tiles.starts_with("https://") || tiles.starts_with("http://"))
+                    && ["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p))),
+            "map_tiles must be empty or an http(s) URL template with {{z}}, {{x}} and {{y}}, not {tiles:?}"
+        );
         Ok(settings)
     }
 }

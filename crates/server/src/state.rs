@@ -45,13 +45,24 @@ pub struct ServerConfig {
     /// Whether Open311 clients read service requests without a key, as the specification
     /// has it; when not, reads need an `api_key` and show what its user may see.
     pub open311_public_reads: bool,
+    /// The web apps' base map.
+    pub map: MapConfig,
+}
+
+/// The web apps' base map: tiles and their attribution.
+#[derive(Debug, Clone, Default)]
+pub struct MapConfig {
+    /// XYZ tile URL template; `None`: no base tiles (the maps show their layers only).
+    pub tiles: Option<String>,
+    /// Attribution shown with the tiles.
+    pub attribution: String,
 }
 
 impl ServerConfig {
     /// Settings with the default lifetimes: sessions 30 days, join tokens 15 minutes, raw
     /// positions 30 days; background jobs every 30 s; heat map cells of fewer than 3 envoys
     /// hidden from all but the command centre; dispatches as [`DispatchPolicy::default`]
-    /// says, looked after every second; Open311 reads public.
+    /// says, looked after every second; Open311 reads public; no base map tiles.
     ///
     /// [`DispatchPolicy::default`]: pp_domain::dispatch::DispatchPolicy::default
     pub fn new(public_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
@@ -67,6 +78,7 @@ impl ServerConfig {
             dispatch: pp_domain::dispatch::DispatchPolicy::default(),
             dispatch_interval: std::time::Duration::from_secs(1),
             open311_public_reads: true,
+            map: MapConfig::default(),
         }
     }
 

@@ -46,6 +46,14 @@ async fn the_nearest_available_envoys_come_nearest_first() {
             )
             .await;
         assert_eq!(expect(res, 200), json!({"available": false}));
+        assert_eq!(
+            expect(app.get("/me", &opted_token).await, 200)["available"],
+            false
+        );
+        assert_eq!(
+            expect(app.get("/me", &at[0].0).await, 200)["available"],
+            true
+        );
 
         let found = expect(
             app.get(&format!("{NEAR}&k=10&radius_m=2000"), &commander)

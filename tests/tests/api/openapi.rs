@@ -182,3 +182,34 @@ async fn docs_health_and_metrics() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_web_apps_settings_need_no_sign_in() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/config"))
+        .send()
+        .await
+        .unwrap();
+    let config = expect(e2e::read(res).await, 200);
+    assert_eq!(config["public_url"], app.public_url().as_str());
+    assert!(config.get("map_tiles").is_none(), "no base tiles: {config}");
+    assert!(config["version"].is_string());
+
+    let tiles = "https://tiles.example.org/{z}/{x}/{y}.png";
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.map.tiles = Some(tiles.to_owned());
+        c.map.attribution = "© Example".to_owned();
+    })
+    .await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/config"))
+        .send()
+        .await
+        .unwrap();
+    let config = expect(e2e::read(res).await, 200);
+    assert_eq!(config["map_tiles"], tiles);
+    assert_eq!(config["map_attribution"], "© Example");
+}

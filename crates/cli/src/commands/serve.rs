@@ -48,6 +48,10 @@ pub async fn prepare(
     config.retention_days = settings.retention_days;
     config.heat_min_envoys = settings.heat_min_envoys;
     config.open311_public_reads = settings.open311_public_reads;
+    config.map = pp_server::state::MapConfig {
+        tiles: Some(settings.map_tiles.trim().to_owned()).filter(|t| !t.is_empty()),
+        attribution: settings.map_attribution.clone(),
+    };
     config.dispatch = settings.dispatch_policy();
     config.job_interval = std::time::Duration::from_secs(settings.job_interval_secs);
     let state = AppState::new(store, config, Arc::new(SystemClock)).await?;

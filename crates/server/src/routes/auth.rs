@@ -95,6 +95,9 @@ pub struct MeBody {
     pub user: UserBody,
     /// the forming or active team the caller is in
     pub current_team_id: Option<TeamId>,
+    /// whether emergency dispatches may alert the caller (an envoy's choice, `PUT
+    /// /me/availability`; true for other roles, whom dispatches never alert)
+    pub available: bool,
 }
 
 /// Runs a CPU-heavy closure (argon2) on the blocking pool.
@@ -223,5 +226,6 @@ pub async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json
     Ok(Json(MeBody {
         user: UserBody::from(&auth.user),
         current_team_id,
+        available: state.ingest.live().is_available(auth.user.id),
     }))
 }

@@ -42,7 +42,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
         (name = "dispatch", description = "Emergencies: the nearest available envoys, dispatches that alert them, and the live event stream"),
         (name = "incidents", description = "Incident reports routed to departments, the routing rules and the departments (Open311 GeoReport v2 clients use /open311/v2/)"),
-        (name = "system", description = "Health and metrics"),
+        (name = "system", description = "Health, metrics and the web apps' settings"),
     )
 )]
 pub struct ApiDoc;
@@ -78,6 +78,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(dispatches::router())
         .merge(incidents::router())
         .merge(departments::router())
+        .merge(system::config_router())
         .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, v1)
@@ -142,6 +143,7 @@ mod tests {
                 let public = [
                     "/api/v1/auth/register",
                     "/api/v1/auth/login",
+                    "/api/v1/config",
                     "/healthz",
                     "/metrics",
                 ]
@@ -156,7 +158,8 @@ mod tests {
                         "{method} {path} does not document 401"
                     );
                 }
-                if path != "/metrics" {
+                // neither can fail
+                if path != "/metrics" && path != "/api/v1/config" {
                     assert!(
                         responses
                             .keys()
