@@ -120,7 +120,11 @@ pub struct TlsArgs {
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a self-signed certificate for this machine's names, made on the
     /// first run and kept under <data-dir>/tls/ (so phones that trusted it keep trusting it).
-    #[arg(long, env = "PEACEPATROL_TLS_SELF_SIGNED")]
+    #[arg(
+        long,
+        env = "PEACEPATROL_TLS_SELF_SIGNED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_self_signed: bool,
 }

@@ -406,7 +406,7 @@ fn bad_tls_input_stops_the_start_with_a_clear_message() {
         ),
         (
             &["--tls-cert", "cert.pem", "--tls-key", "key.pem"],
-            &[("PEACEPATROL_TLS_SELF_SIGNED", "true")],
+            &[("PEACEPATROL_TLS_SELF_SIGNED", "1")],
             "not both",
         ),
         (
