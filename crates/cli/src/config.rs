@@ -17,7 +17,8 @@ pub struct Settings {
     pub listen: String,
     /// Where the SQLite file and uploaded photos live.
     pub data_dir: PathBuf,
-    /// The URL phones reach this server at (join links in QR codes); default `http://<listen>`.
+    /// The URL phones reach this server at (join links in QR codes); default `http://<listen>`
+    /// (`https://<listen>` with TLS).
     pub public_url: Option<String>,
     /// How long a login lasts.
     pub session_ttl_days: i64,
@@ -47,6 +48,13 @@ pub struct Settings {
     pub map_tiles: String,
     /// The attribution the tiles' licence asks for, shown on the map.
     pub map_attribution: String,
+    /// HTTPS with this certificate chain (PEM, leaf first); needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, RSA or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// HTTPS with a self-signed certificate for this machine's names, made on the first run
+    /// and kept under `<data_dir>/tls/`.
+    pub tls_self_signed: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +77,9 @@ impl Default for Settings {
             open311_public_reads: true,
             map_tiles: DEFAULT_MAP_TILES.to_owned(),
             map_attribution: DEFAULT_MAP_ATTRIBUTION.to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -112,9 +123,37 @@ pub struct SettingsArgs {
     pub map_tiles: Option<String>,
 }
 
+/// The HTTPS flags of `serve` and `demo` (and their environment variables), over the config
+/// file's `tls_*` keys.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate (PEM; the chain may follow the leaf). Needs --tls-key.
+    #[arg(long, env = "PEACEPATROL_TLS_CERT", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or SEC1).
+    #[arg(long, env = "PEACEPATROL_TLS_KEY", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for this machine's names, made on the
+    /// first run and kept under <data-dir>/tls/ (so phones that trusted it keep trusting it).
+    #[arg(
+        long,
+        env = "PEACEPATROL_TLS_SELF_SIGNED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_self_signed: bool,
+}
+
 impl SettingsArgs {
     /// Layers defaults, the config file, and these flags/environment values.
     pub fn load(&self) -> anyhow::Result<Settings> {
+        self.load_with(&TlsArgs::default())
+    }
+
+    /// [`SettingsArgs::load`] with the HTTPS flags of `serve` and `demo` on top.
+    pub fn load_with(&self, tls: &TlsArgs) -> anyhow::Result<Settings> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match &self.config {
             Some(path) => {
@@ -127,7 +166,10 @@ impl SettingsArgs {
             }
             None => fig = fig.merge(Toml::file("peacepatrol.toml")),
         }
-        let settings: Settings = fig.merge(Serialized::defaults(self)).extract()?;
+        let settings: Settings = fig
+            .merge(Serialized::defaults(self))
+            .merge(Serialized::defaults(tls))
+            .extract()?;
         anyhow::ensure!(
             settings.session_ttl_days > 0,
             "session_ttl_days must be positive"
@@ -152,11 +194,35 @@ impl SettingsArgs {
                     && ["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p))),
             "map_tiles must be empty or an http(s) URL template with {{z}}, {{x}} and {{y}}, not {tiles:?}"
         );
+        settings.check_tls()?;
         Ok(settings)
     }
 }
 
 impl Settings {
+    /// Whether `serve` speaks HTTPS.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// The HTTPS settings are one of: none, a certificate with its key, or self-signed.
+    fn check_tls(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !(self.tls_self_signed && (self.tls_cert.is_some() || self.tls_key.is_some())),
+            "--tls-self-signed (tls_self_signed) makes its own certificate: give either it or \
+             --tls-cert with --tls-key (tls_cert, tls_key), not both"
+        );
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => anyhow::bail!(
+                "--tls-cert (tls_cert) needs --tls-key (tls_key): the certificate's private key"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "--tls-key (tls_key) needs --tls-cert (tls_cert): the certificate of that key"
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// How dispatches alert, time out and widen.
     pub fn dispatch_policy(&self) -> pp_domain::dispatch::DispatchPolicy {
         pp_domain::dispatch::DispatchPolicy {
@@ -174,11 +240,13 @@ impl Settings {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(file).display()))
     }
 
-    /// The public URL without a trailing slash.
+    /// The public URL without a trailing slash; by default `http://<bound>`, or
+    /// `https://<bound>` when TLS is on.
     pub fn public_url_for(&self, bound: std::net::SocketAddr) -> String {
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
+            .unwrap_or_else(|| format!("{scheme}://{bound}"))
             .trim_end_matches('/')
             .to_owned()
     }
@@ -215,6 +283,69 @@ mod tests {
                 ..SettingsArgs::default()
             };
             assert!(bad.load().is_err(), "unknown keys are refused");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure type")]
+    fn tls_is_a_certificate_with_its_key_or_self_signed_from_any_source() {
+        figment::Jail::expect_with(|jail| {
+            let bound: std::net::SocketAddr = "0.0.0.0:8443"
+                .parse()
+                .map_err(|e: std::net::AddrParseError| e.to_string())?;
+            let plain = SettingsArgs::default().load().map_err(|e| e.to_string())?;
+            assert!(!plain.tls_enabled());
+            assert_eq!(plain.public_url_for(bound), "http://0.0.0.0:8443");
+
+            jail.create_file("peacepatrol.toml", "tls_self_signed = true")?;
+            let file = SettingsArgs::default().load().map_err(|e| e.to_string())?;
+            assert!(file.tls_self_signed && file.tls_enabled());
+            assert_eq!(file.public_url_for(bound), "https://0.0.0.0:8443");
+            let given = Settings {
+                public_url: Some("https://patrol.example.org/".into()),
+                ..file
+            };
+            assert_eq!(given.public_url_for(bound), "https://patrol.example.org");
+
+            // a flag over the file's self-signed: both is an error, whatever the source
+            let both = TlsArgs {
+                tls_cert: Some("c.pem".into()),
+                tls_key: Some("k.pem".into()),
+                tls_self_signed: false,
+            };
+            let err = SettingsArgs::default().load_with(&both).unwrap_err();
+            assert!(err.to_string().contains("not both"), "{err}");
+
+            jail.create_file(
+                "peacepatrol.toml",
+                "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+            )?;
+            let pair = SettingsArgs::default().load().map_err(|e| e.to_string())?;
+            assert_eq!(pair.tls_cert, Some(PathBuf::from("c.pem")));
+            assert_eq!(pair.tls_key, Some(PathBuf::from("k.pem")));
+            assert!(pair.tls_enabled());
+            let flag = TlsArgs {
+                tls_self_signed: true,
+                ..TlsArgs::default()
+            };
+            assert!(SettingsArgs::default().load_with(&flag).is_err());
+
+            jail.create_file("peacepatrol.toml", "tls_key = \"k.pem\"")?;
+            let err = SettingsArgs::default().load().unwrap_err();
+            assert!(err.to_string().contains("needs --tls-cert"), "{err}");
+            let cert = TlsArgs {
+                tls_cert: Some("c.pem".into()),
+                ..TlsArgs::default()
+            };
+            let pair = SettingsArgs::default()
+                .load_with(&cert)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(
+                (pair.tls_cert, pair.tls_key),
+                (Some("c.pem".into()), Some("k.pem".into())),
+                "a flag completes the file"
+            );
             Ok(())
         });
     }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod tls;
 
 use clap::{Parser, Subcommand};
 use config::SettingsArgs;
@@ -96,8 +97,12 @@ async fn cli_main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => commands::serve::run(&cli.settings.load()?, &args).await,
-        Command::Demo(args) => commands::demo::run(&cli.settings.load()?, &args).await,
+        Command::Serve(args) => {
+            commands::serve::run(&cli.settings.load_with(&args.tls)?, &args).await
+        }
+        Command::Demo(args) => {
+            commands::demo::run(&cli.settings.load_with(&args.tls)?, &args).await
+        }
         Command::User(cmd) => commands::user::run(&cli.settings.load()?, cmd).await,
         Command::Migrate => {
             let settings = cli.settings.load()?;
@@ -121,7 +126,10 @@ fn toml_default() -> String {
          # database_url = \"postgres://peacepatrol@127.0.0.1/peacepatrol\"  # default: sqlite://<data_dir>/peacepatrol.db\n\
          listen = \"{}\"\n\
          data_dir = \"{}\"\n\
-         # public_url = \"https://patrol.example.org\"  # default: http://<listen>\n\
+         # public_url = \"https://patrol.example.org\"  # default: http://<listen> (https://<listen> with TLS)\n\
+         # tls_self_signed = true  # HTTPS with a certificate made for this machine, kept under <data_dir>/tls/\n\
+         # tls_cert = \"/etc/peacepatrol/fullchain.pem\"  # or HTTPS with this certificate (PEM, chain allowed)\n\
+         # tls_key = \"/etc/peacepatrol/privkey.pem\"  # and its private key (PEM)\n\
          session_ttl_days = {}\n\
          join_token_ttl_minutes = {}\n",
         d.listen,

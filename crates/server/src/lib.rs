@@ -29,6 +29,7 @@ pub mod qr;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod tls;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use state::{AppState, ServerConfig};
@@ -107,6 +108,28 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    serve_on(listener, state, shutdown).await
+}
+
+/// [`serve`] over HTTPS: each connection's TLS handshake runs in a task of its own, with a
+/// timeout, so a failed or stalled handshake holds up no other client.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: tls::TlsConfig,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve_on(tls::TlsListener::new(listener, &tls)?, state, shutdown).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
     let metrics = Arc::clone(&state.metrics);
     let upkeep_stop = shutdown.clone();
     let upkeep = tokio::spawn(async move {

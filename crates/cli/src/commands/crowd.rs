@@ -232,15 +232,23 @@ fn in_district(p: LatLng) -> bool {
 }
 
 /// The base URL to reach a server bound to `addr` from this process (an unspecified address
-/// is reached on loopback).
-pub fn local_base(mut addr: SocketAddr) -> String {
+/// is reached on loopback), `https://` when it serves `tls`.
+pub fn local_base(mut addr: SocketAddr, tls: bool) -> String {
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr.ip() {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         });
     }
-    format!("http://{addr}")
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}")
+}
+
+/// A client of the server at `base`. Over HTTPS it takes the server's certificate as it is:
+/// the crowd talks to its own process on this machine, by an address that a configured
+/// certificate (made for the district's domain) need not name.
+fn client_of(base: &str) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().danger_accept_invalid_certs(base.starts_with("https://"))
 }
 
 /// Runs the crowd against the server at `base` (this process's, serving `state`) until `stop`.
@@ -303,7 +311,7 @@ impl Stats {
 }
 
 async fn drive(state: &AppState, base: &str, stop: &CancellationToken) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
+    let client = client_of(base)
         .timeout(std::time::Duration::from_secs(10))
         .pool_max_idle_per_host(CONCURRENCY)
         .build()?;
@@ -311,7 +319,7 @@ async fn drive(state: &AppState, base: &str, stop: &CancellationToken) -> anyhow
     let mut crowd = crowd_walkers(state, &mut rng).await?;
     // every walker's phone listens for dispatch alerts on its own event stream (no overall
     // timeout: a stream stays open)
-    let streams = reqwest::Client::builder()
+    let streams = client_of(base)
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()?;
     let (heard_tx, mut heard_rx) = mpsc::channel(1024);
@@ -1108,13 +1116,20 @@ mod tests {
     #[test]
     fn an_unspecified_address_is_reached_on_loopback() {
         assert_eq!(
-            local_base("0.0.0.0:8080".parse().unwrap()),
+            local_base("0.0.0.0:8080".parse().unwrap(), false),
             "http://127.0.0.1:8080"
         );
-        assert_eq!(local_base("[::]:80".parse().unwrap()), "http://[::1]:80");
         assert_eq!(
-            local_base("192.168.1.2:8080".parse().unwrap()),
+            local_base("[::]:80".parse().unwrap(), false),
+            "http://[::1]:80"
+        );
+        assert_eq!(
+            local_base("192.168.1.2:8080".parse().unwrap(), false),
             "http://192.168.1.2:8080"
+        );
+        assert_eq!(
+            local_base("0.0.0.0:8443".parse().unwrap(), true),
+            "https://127.0.0.1:8443"
         );
     }
 }

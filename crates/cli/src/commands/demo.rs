@@ -103,7 +103,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(super::crowd::run(
         state.clone(),
-        super::crowd::local_base(addr),
+        super::crowd::local_base(addr, prepared.tls.is_some()),
         shutdown.child_token(),
     ));
     serve_with(prepared, shutdown).await

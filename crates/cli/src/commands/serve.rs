@@ -1,6 +1,7 @@
-//! `peacepatrol serve`: open the database, bind, serve until Ctrl-C or SIGTERM.
+//! `peacepatrol serve`: open the database, bind, serve (HTTP, or HTTPS with a certificate)
+//! until Ctrl-C or SIGTERM.
 
-use crate::config::Settings;
+use crate::config::{Settings, TlsArgs};
 use clap::Args;
 use pp_domain::time::SystemClock;
 use pp_server::{AppState, ServerConfig};
@@ -14,6 +15,9 @@ pub struct ServeArgs {
     /// Do not apply migrations at start (apply them with `peacepatrol migrate`).
     #[arg(long)]
     pub no_migrations: bool,
+    /// HTTPS (over the config file's `tls_*` keys).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// A server that is bound and has its state, not yet serving.
@@ -24,6 +28,8 @@ pub struct Prepared {
     pub state: AppState,
     /// database URL (for the start line)
     pub url: String,
+    /// the certificate when serving HTTPS
+    pub tls: Option<crate::tls::Served>,
 }
 
 /// Opens the database (SQLite file `db_file` under the data dir unless a URL is configured)
@@ -39,6 +45,7 @@ pub async fn prepare(
     let listener = TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let tls = crate::tls::setup(settings, listener.local_addr()?)?;
     let mut config = ServerConfig::new(
         settings.public_url_for(listener.local_addr()?),
         settings.data_dir.clone(),
@@ -59,6 +66,7 @@ pub async fn prepare(
         listener,
         state,
         url,
+        tls,
     })
 }
 
@@ -71,12 +79,19 @@ pub async fn serve(p: Prepared) -> anyhow::Result<()> {
 /// stops the server, so work running beside the server (the demo's crowd) stops with it.
 pub async fn serve_with(p: Prepared, shutdown: CancellationToken) -> anyhow::Result<()> {
     tokio::spawn(signal(shutdown.clone()));
+    for line in p.tls.iter().flat_map(|t| &t.lines) {
+        println!("{line}");
+    }
     println!(
-        "peacepatrol listening on http://{} (database {})",
+        "peacepatrol listening on {}://{} (database {})",
+        if p.tls.is_some() { "https" } else { "http" },
         p.listener.local_addr()?,
         pp_store::redact(&p.url)
     );
-    pp_server::serve(p.listener, p.state, shutdown).await
+    match p.tls {
+        Some(tls) => pp_server::serve_tls(p.listener, tls.config, p.state, shutdown).await,
+        None => pp_server::serve(p.listener, p.state, shutdown).await,
+    }
 }
 
 /// `peacepatrol serve`.
