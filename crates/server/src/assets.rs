@@ -212,6 +212,12 @@ mod tests {
     fn embeds_the_app_and_the_pinned_vendor_files() {
         for path in [
             "index.html",
+            "command.html",
+            "sw.js",
+            "manifest.webmanifest",
+            "vendor/leaflet/dist/leaflet.js",
+            "vendor/jsqr/dist/jsQR.js",
+            "vendor/chart.js/dist/chart.umd.min.js",
             "vendor/swagger-ui/swagger-ui-bundle.js",
             "vendor/swagger-ui/swagger-ui.css",
             "vendor/swagger-ui/LICENSE",

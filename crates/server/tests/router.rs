@@ -271,11 +271,23 @@ async fn system_routes_and_error_shapes() {
         html.contains("/vendor/swagger-ui/swagger-ui-bundle.js")
             && html.contains("/api/openapi.json")
     );
-    for page in ["/", "/join?token=abc"] {
+    // the envoy app at / and /join, the dashboard at /command, each with its module
+    for (page, module) in [
+        ("/", "/app/main.js"),
+        ("/join?token=abc", "/app/main.js"),
+        ("/command", "/command/main.js"),
+    ] {
         let r = app.get(page, None).await.expect(200);
-        assert!(String::from_utf8(r.body)
+        let html = String::from_utf8(r.body).unwrap();
+        assert!(html.contains(module), "{page}: {html}");
+        let r = app.get(module, None).await.expect(200);
+        assert!(r.headers[header::CONTENT_TYPE]
+            .to_str()
             .unwrap()
-            .contains("Peace Patrol / 平安巡逻"));
+            .starts_with("text/javascript"));
+    }
+    for file in ["/manifest.webmanifest", "/sw.js", "/lib/api.js"] {
+        app.get(file, None).await.expect(200);
     }
     let r = app
         .get("/vendor/swagger-ui/swagger-ui-bundle.js", None)
