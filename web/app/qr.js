@@ -2,7 +2,7 @@
 // the pinned jsQR, loaded only when first needed (it is ~250 KB).
 import { loadScript } from './ui.js';
 
-const JSQR = '/vendor/jsqr/dist/jsQR.js';
+const JSQR = '/vendor/jsqr/dist/jsQR.js?v=1.4.0';
 let detectorPromise;
 
 function detector() {

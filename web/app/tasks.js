@@ -95,8 +95,8 @@ export async function render(view) {
 
 /** Leaflet and the shared map helpers, loaded on first use (not part of the first load). */
 export async function mapKit() {
-  loadCss('/vendor/leaflet/dist/leaflet.css');
-  await loadScript('/vendor/leaflet/dist/leaflet.js');
+  loadCss('/vendor/leaflet/dist/leaflet.css?v=1.9.4');
+  await loadScript('/vendor/leaflet/dist/leaflet.js?v=1.9.4');
   return import('/lib/map.js');
 }
 

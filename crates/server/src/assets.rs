@@ -250,6 +250,41 @@ mod tests {
         assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
     }
 
+    /// Pinned files are cached for a year, so the pages name them with `?v=<version>`: every
+    /// such reference must carry the version that `vendor/<package>/VERSION` pins (else an
+    /// upgrade would leave browsers on the old file), and name a file that is embedded.
+    #[test]
+    fn the_apps_name_pinned_files_with_their_pinned_version() {
+        let mut checked = 0;
+        for path in Web::iter().filter(|p| !p.starts_with("vendor/")) {
+            if !(path.ends_with(".html") || path.ends_with(".js")) {
+                continue;
+            }
+            let text = String::from_utf8(Web::get(&path).unwrap().data.into_owned()).unwrap();
+            for (at, _) in text.match_indices("/vendor/") {
+                let rest = &text[at + "/vendor/".len()..];
+                let end = rest
+                    .find(|c: char| c == '\'' || c == '"' || c == '`' || c.is_whitespace())
+                    .unwrap_or(rest.len());
+                let reference = &rest[..end];
+                let Some((file, version)) = reference.split_once("?v=") else {
+                    continue;
+                };
+                let package = file.split('/').next().unwrap();
+                let pinned = Web::get(&format!("vendor/{package}/VERSION"))
+                    .unwrap_or_else(|| panic!("{path}: no VERSION for {package}"));
+                let pinned = String::from_utf8(pinned.data.into_owned()).unwrap();
+                assert_eq!(version, pinned.trim(), "{path}: /vendor/{reference}");
+                assert!(
+                    Web::get(&format!("vendor/{file}")).is_some(),
+                    "{path}: /vendor/{file} is not embedded"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5, "only {checked} versioned references found");
+    }
+
     #[tokio::test]
     async fn text_goes_gzipped_to_clients_that_accept_it() {
         let path = "vendor/leaflet/dist/leaflet.js";
