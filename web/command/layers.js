@@ -40,17 +40,23 @@ function initLive() {
     if (box.checked) { live.layer.addTo(map); pollLive(); } else { live.layer.remove(); clearTimeout(live.timer); }
   });
   map.on('moveend', debounce(() => { if (box.checked) pollLive(); }, 500));
+  // an envoy the stream shows before /live has named it: ask /live at once (once a second at
+  // most), so the list says who it is and which team, not "unknown" until the next poll
+  const pollForNewcomers = debounce(() => { if (box.checked) pollLive(); }, 1000);
   ctx.on('positions', (data) => {
     if (!box.checked) return;
+    let newcomer = false;
     for (const p of data.points || []) {
       live.streamed++;
       const known = live.envoys.get(p.user_id);
+      if (!known) newcomer = true;
       const envoy = { ...(known || { id: p.user_id, name: ctx.names.get(p.user_id) || '', team: null }),
         lat: p.lat, lng: p.lng, accuracy_m: p.accuracy_m, seen_at: p.ts };
       live.envoys.set(p.user_id, envoy);
       placeEnvoy(envoy);
     }
     renderLiveListSoon();
+    if (newcomer) pollForNewcomers();
   });
   ctx.i18n.onChange(() => { renderLiveList(); for (const e of live.envoys.values()) placeEnvoy(e); });
   pollLive();
