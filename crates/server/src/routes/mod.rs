@@ -145,6 +145,7 @@ mod tests {
                 let public = [
                     "/api/v1/auth/register",
                     "/api/v1/auth/login",
+                    "/api/v1/auth/activate",
                     "/api/v1/config",
                     "/healthz",
                     "/metrics",
