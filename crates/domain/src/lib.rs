@@ -13,6 +13,7 @@ pub mod ids;
 pub mod incident;
 pub mod join_token;
 pub mod ledger;
+pub mod onboarding;
 pub mod patrol;
 pub mod position;
 pub mod role;

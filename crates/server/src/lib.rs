@@ -22,6 +22,7 @@ pub mod heat;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod onboarding;
 pub mod open311;
 pub mod patrol;
 pub mod photo;

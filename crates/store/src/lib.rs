@@ -111,6 +111,28 @@ pub trait UserStore: Send + Sync {
     async fn create_users_bulk(&self, users: &[NewUser], now: Timestamp) -> StoreResult<u64>;
     /// The ids of the accounts with these phones (unknown phones are left out).
     async fn user_ids_by_phone(&self, phones: &[Phone]) -> StoreResult<Vec<(Phone, UserId)>>;
+    /// Imports pending envoys (bulk onboarding), in transactions of a few thousand rows of
+    /// multi-row statements. A new phone makes a pending envoy whose code expires at
+    /// `expires_at`; a phone pending already gets the new code (attempts reset); a phone of an
+    /// active account is left alone. Returns one outcome per row, in order.
+    async fn import_envoys(
+        &self,
+        rows: &[PendingEnvoy],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ImportOutcome>>;
+    /// Activates the pending account of `phone` when `code_hash` is its code's and it has not
+    /// expired nor had `max_attempts` wrong tries: sets `password_hash` and voids the code,
+    /// once (concurrent activations are settled in the database: exactly one succeeds). A
+    /// wrong code counts an attempt; an unknown phone is `WrongCode`.
+    async fn activate(
+        &self,
+        phone: &Phone,
+        code_hash: &[u8],
+        password_hash: &str,
+        max_attempts: i32,
+        now: Timestamp,
+    ) -> StoreResult<Activation>;
 }
 
 /// Departments and server settings.

@@ -378,3 +378,40 @@ pub struct RoutingRule {
     /// the admin who set it
     pub updated_by: Option<UserId>,
 }
+
+/// An envoy to import, pending until they activate with the code whose hash this carries.
+#[derive(Debug, Clone)]
+pub struct PendingEnvoy {
+    /// E.164 phone
+    pub phone: pp_domain::account::Phone,
+    /// display name
+    pub name: String,
+    /// `onboarding::code_hash` of the one-time code
+    pub code_hash: Vec<u8>,
+}
+
+/// What an import did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// a new pending envoy
+    Created,
+    /// the phone was pending already: its code was replaced (attempts and expiry reset)
+    Reissued,
+    /// the phone belongs to an active account: nothing changed
+    Taken,
+}
+
+/// The answer to an activation.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    /// the account is active with its new password
+    Activated(User),
+    /// unknown phone, or a wrong code (counted)
+    WrongCode,
+    /// too many wrong codes: the code is void
+    Locked,
+    /// the code expired
+    Expired,
+    /// the account is active already
+    AlreadyActive,
+}

@@ -12,6 +12,7 @@ mod errors;
 mod heat;
 mod incidents;
 mod ledger;
+mod onboarding;
 mod open311;
 mod openapi;
 mod patrol;

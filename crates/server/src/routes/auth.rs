@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pp_domain::account::{self, NewUser, Phone};
+use pp_domain::onboarding;
 use pp_domain::{Role, TeamId, UserId};
-use pp_store::User;
+use pp_store::{Activation, User};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 use utoipa::ToSchema;
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(activate))
         .routes(routes!(me))
 }
 
@@ -146,6 +148,7 @@ pub async fn register(
         (status = 200, description = "A new session", body = SessionBody),
         (status = 400, description = "`invalid_json`, `invalid_body`", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: unknown phone or wrong password", body = ErrorBody),
+        (status = 403, description = "`not_activated`: a bulk-imported envoy who has not activated the account yet (`POST /auth/activate`)", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, err(level = "info"))]
@@ -157,6 +160,8 @@ pub async fn login(
     let phone = Phone::parse(&body.phone).map_err(|_| ApiError::invalid_credentials())?;
     let found = state.store.user_credentials(&phone).await?;
     let (user, hash) = match found {
+        // a bulk-imported envoy has no password until activation
+        Some((_, hash)) if hash.is_empty() => return Err(not_activated()),
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
@@ -172,6 +177,11 @@ pub async fn login(
     let user = user
         .filter(|_| verified)
         .ok_or_else(ApiError::invalid_credentials)?;
+    start_session(&state, user).await.map(Json)
+}
+
+/// A new session for `user`.
+async fn start_session(state: &AppState, user: User) -> ApiResult<SessionBody> {
     let token = account::generate_session_token();
     let now = state.clock.now();
     let expires_at = now + state.config.session_ttl;
@@ -184,11 +194,101 @@ pub async fn login(
             expires_at,
         )
         .await?;
-    Ok(Json(SessionBody {
+    Ok(SessionBody {
         token,
         expires_at,
         user: UserBody::from(&user),
-    }))
+    })
+}
+
+fn not_activated() -> ApiError {
+    ApiError::Forbidden {
+        code: "not_activated",
+        message: "this account was imported and is not activated yet: activate it with the code sent by SMS (POST /api/v1/auth/activate)".to_owned(),
+    }
+}
+
+/// `POST /auth/activate`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActivateBody {
+    /// the phone the account was imported with (either form)
+    #[schema(example = "13800138000")]
+    pub phone: String,
+    /// the one-time code sent by SMS (8 digits)
+    #[schema(example = "40912273")]
+    pub code: String,
+    /// the password to set, 8 to 128 characters
+    pub password: String,
+}
+
+/// Activate a bulk-imported envoy: the one-time code of the import and a new password; answers
+/// like a login. A wrong code counts an attempt; after 5 the code is void (a re-import issues
+/// a new one). An unknown phone is answered like a wrong code.
+#[utoipa::path(
+    post,
+    path = "/auth/activate",
+    tag = "auth",
+    request_body = ActivateBody,
+    responses(
+        (status = 200, description = "Activated: a new session", body = SessionBody),
+        (status = 400, description = "`password_too_short`, `password_too_long`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 401, description = "`invalid_code`: unknown phone or wrong code (a wrong code counts an attempt)", body = ErrorBody),
+        (status = 403, description = "`activation_locked`: too many wrong codes, the code is void; `code_expired`: the code is past its validity. Either way a re-import issues a new code", body = ErrorBody),
+        (status = 409, description = "`already_active`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"))]
+pub async fn activate(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ActivateBody>,
+) -> ApiResult<Json<SessionBody>> {
+    let invalid_code = || ApiError::Unauthorized {
+        code: "invalid_code",
+        message: "the phone number or the activation code is wrong".to_owned(),
+    };
+    account::check_password(&body.password)?;
+    let phone = Phone::parse(&body.phone).map_err(|_| invalid_code())?;
+    let salt = crate::onboarding::code_salt(state.store.as_ref()).await?;
+    let code_hash = onboarding::code_hash(&salt, &phone, &body.code);
+    let password = body.password;
+    let password_hash = blocking(move || account::hash_password(&password)).await?;
+    let outcome = state
+        .store
+        .activate(
+            &phone,
+            &code_hash,
+            &password_hash,
+            onboarding::MAX_ACTIVATION_ATTEMPTS,
+            state.clock.now(),
+        )
+        .await?;
+    let user =
+        match outcome {
+            Activation::Activated(user) => user,
+            Activation::WrongCode => return Err(invalid_code()),
+            Activation::Locked => {
+                return Err(ApiError::Forbidden {
+                    code: "activation_locked",
+                    message: format!(
+                    "{} wrong codes: this code is void; ask for a new one (a re-import issues it)",
+                    onboarding::MAX_ACTIVATION_ATTEMPTS
+                ),
+                })
+            }
+            Activation::Expired => return Err(ApiError::Forbidden {
+                code: "code_expired",
+                message:
+                    "this activation code has expired; ask for a new one (a re-import issues it)"
+                        .to_owned(),
+            }),
+            Activation::AlreadyActive => {
+                return Err(ApiError::Conflict {
+                    code: "already_active",
+                    message: "this account is active already: log in".to_owned(),
+                })
+            }
+        };
+    start_session(&state, user).await.map(Json)
 }
 
 /// Log out: the token stops working.

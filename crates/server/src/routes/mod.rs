@@ -12,6 +12,7 @@ pub mod stream;
 pub mod system;
 pub mod tasks;
 pub mod teams;
+pub mod users;
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::state::AppState;
@@ -78,6 +79,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(dispatches::router())
         .merge(incidents::router())
         .merge(departments::router())
+        .merge(users::router())
         .merge(system::config_router())
         .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -143,6 +145,7 @@ mod tests {
                 let public = [
                     "/api/v1/auth/register",
                     "/api/v1/auth/login",
+                    "/api/v1/auth/activate",
                     "/api/v1/config",
                     "/healthz",
                     "/metrics",

@@ -14,10 +14,10 @@ use crate::rows::{
     TrackRow, UserRow,
 };
 use crate::{
-    AdminStore, Department, EnvoyCard, FinishOutcome, HeatRow, JoinOutcome, LatestPosition,
-    LeaderRow, LedgerEntry, LedgerStore, MemberOutcome, PositionBatch, PositionStore, PurgeStep,
-    Store, StoreError, StoreResult, TaskFilter, TaskStore, TaskWithTeams, TeamStore, TeamSummary,
-    TeamView, User, UserStore, Wallet,
+    Activation, AdminStore, Department, EnvoyCard, FinishOutcome, HeatRow, ImportOutcome,
+    JoinOutcome, LatestPosition, LeaderRow, LedgerEntry, LedgerStore, MemberOutcome, PendingEnvoy,
+    PositionBatch, PositionStore, PurgeStep, Store, StoreError, StoreResult, TaskFilter, TaskStore,
+    TaskWithTeams, TeamStore, TeamSummary, TeamView, User, UserStore, Wallet,
 };
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
@@ -50,6 +50,10 @@ const LEDGER_COLS: &str =
 /// Most rows one multi-row statement carries (at most 9 columns: 4,608 bind parameters, well
 /// under SQLite's 32,766 and PostgreSQL's 65,535).
 const MAX_CHUNK_ROWS: usize = 512;
+
+/// Rows of one import transaction: large enough that 100,000 rows take a few dozen commits,
+/// small enough that other writers wait a few milliseconds for each.
+const IMPORT_BATCH_ROWS: usize = 4096;
 
 /// Rows under which the last chunk keeps its exact length: a short statement is cheap to
 /// prepare and small in the statement cache, and one statement is one round trip (a group
@@ -362,6 +366,165 @@ impl UserStore for SqlStore {
             .iter()
             .filter_map(|p| found.remove(p.as_str()).map(|id| (p.clone(), UserId(id))))
             .collect())
+    }
+
+    async fn import_envoys(
+        &self,
+        rows: &[PendingEnvoy],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        let created_at = to_millis(now);
+        let expires_at = to_millis(expires_at);
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for batch in rows.chunks(IMPORT_BATCH_ROWS) {
+            let mut tx = self.write.begin().await?;
+            // the accounts some rows name already, with their password hash (empty: pending)
+            let mut existing: HashMap<String, (Uuid, String)> = HashMap::new();
+            for chunk in shaped_chunks(batch) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "SELECT phone, id, password_hash FROM users WHERE phone IN (",
+                );
+                let mut list = qb.separated(", ");
+                for r in chunk {
+                    list.push_bind(r.phone.as_str());
+                }
+                qb.push(")");
+                let found: Vec<(String, Uuid, String)> =
+                    qb.build_query_as().fetch_all(&mut *tx).await?;
+                existing.extend(found.into_iter().map(|(p, id, h)| (p, (id, h))));
+            }
+            let fresh: Vec<(Uuid, &PendingEnvoy)> = batch
+                .iter()
+                .filter(|r| !existing.contains_key(r.phone.as_str()))
+                .map(|r| (UserId::new().0, r))
+                .collect();
+            let mut inserted: HashSet<Uuid> = HashSet::with_capacity(fresh.len());
+            for chunk in shaped_chunks(&fresh) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO users (id, phone, name, role, password_hash, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, (id, r)| {
+                    b.push_bind(*id)
+                        .push_bind(r.phone.as_str())
+                        .push_bind(r.name.as_str())
+                        .push_bind("envoy")
+                        .push_bind("")
+                        .push_bind(created_at);
+                });
+                // a phone registered meanwhile (another node) is skipped and reported taken
+                qb.push(" ON CONFLICT (phone) DO NOTHING RETURNING id");
+                let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                inserted.extend(ids);
+            }
+            let mut codes: Vec<(Uuid, &[u8])> = Vec::with_capacity(batch.len());
+            let mut fresh_ids = fresh.iter();
+            for r in batch {
+                let outcome = match existing.get(r.phone.as_str()) {
+                    Some((id, hash)) if hash.is_empty() => {
+                        codes.push((*id, &r.code_hash));
+                        ImportOutcome::Reissued
+                    }
+                    Some(_) => ImportOutcome::Taken,
+                    None => {
+                        let id = fresh_ids.next().map(|f| f.0).unwrap_or_default();
+                        if inserted.contains(&id) {
+                            codes.push((id, &r.code_hash));
+                            ImportOutcome::Created
+                        } else {
+                            ImportOutcome::Taken
+                        }
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            for chunk in shaped_chunks(&codes) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO activations (user_id, code_hash, expires_at, attempts, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, (id, hash)| {
+                    b.push_bind(*id)
+                        .push_bind(*hash)
+                        .push_bind(expires_at)
+                        .push_bind(0i32)
+                        .push_bind(created_at);
+                });
+                qb.push(
+                    " ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash,
+                      expires_at = excluded.expires_at, attempts = 0,
+                      created_at = excluded.created_at",
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(outcomes)
+    }
+
+    async fn activate(
+        &self,
+        phone: &Phone,
+        code_hash: &[u8],
+        password_hash: &str,
+        max_attempts: i32,
+        now: Timestamp,
+    ) -> StoreResult<Activation> {
+        let mut tx = self.write.begin().await?;
+        // the user row's lock serialises activations of one account (PostgreSQL; SQLite has
+        // one writer)
+        let Some((id, hash)) = sqlx::query_as::<_, (Uuid, String)>(locked!(
+            "SELECT id, password_hash FROM users WHERE phone = $1"
+        ))
+        .bind(phone.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Activation::WrongCode);
+        };
+        let pending = sqlx::query_as::<_, (Vec<u8>, i64, i32)>(locked!(
+            "SELECT code_hash, expires_at, attempts FROM activations WHERE user_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((stored, expires_at, attempts)) = pending else {
+            return Ok(if hash.is_empty() {
+                Activation::Locked
+            } else {
+                Activation::AlreadyActive
+            });
+        };
+        if attempts >= max_attempts {
+            return Ok(Activation::Locked);
+        }
+        if expires_at <= to_millis(now) {
+            return Ok(Activation::Expired);
+        }
+        if stored != code_hash {
+            sqlx::query("UPDATE activations SET attempts = attempts + 1 WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Activation::WrongCode);
+        }
+        sqlx::query("DELETE FROM activations WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query_as::<_, UserRow>(&format!(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = ''
+             RETURNING {USER_COLS}"
+        ))
+        .bind(password_hash)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Activation::AlreadyActive);
+        };
+        tx.commit().await?;
+        Ok(Activation::Activated(row.try_into()?))
     }
 }
 
