@@ -206,7 +206,8 @@ try {
   writeFileSync(y4m, await cameraFrame(a));
   camBrowser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--use-fake-ui-for-media-stream',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
   });
   const d = await phone('envoy-d', at(CENTER, -0.0004, -0.0003), camBrowser, ['geolocation', 'camera']);
