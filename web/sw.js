@@ -7,6 +7,7 @@ const SHELL = [
   '/manifest.webmanifest',
   '/favicon.svg',
   '/lib/api.js',
+  '/lib/dom.js',
   '/lib/i18n.js',
   '/lib/base.css',
   '/lib/map.js',

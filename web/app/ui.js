@@ -1,22 +1,8 @@
 // Small helpers of the envoy app: building elements, messages, geometry on the phone.
 
-/** h('button', {class: 'x', onclick}, 'text', child…): an element; attrs starting with "on" are listeners. */
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else if (k === 'text') el.textContent = v;
-    else if (k in el && typeof v !== 'string' && k !== 'list') el[k] = v;
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
+import { h } from '/lib/dom.js';
+
+export { h };
 
 let uid = 0;
 /** A unique id for label/control pairs. */
