@@ -14,7 +14,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, launch, newPage, shot, overflows, finish, SHOTS } from './lib.mjs';
+import { startServer, launch, newPage, shot, overflows, finish, SHOTS, apiCaller } from './lib.mjs';
 
 const bin = process.argv[2] ?? 'target/debug/peacepatrol';
 const started = Date.now();
@@ -36,17 +36,7 @@ const { base } = server;
 const browser = await launch();
 let camBrowser = null; // a second Chromium whose fake camera shows the QR code
 
-/** The API as a plain client (the commander's side and checks). */
-async function call(token, method, path, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const call = apiCaller(base);
 
 /** A screenshot of the screen, and no sideways scrolling at 360 px. */
 async function screen(page, name) {

@@ -58,6 +58,24 @@ export async function startServer(bin, command = 'serve', extraEnv = {}) {
   };
 }
 
+/**
+ * A plain API client of the server at `base` (the tests' own calls: seeding, checks):
+ * `call(token, method, path, body)` resolves to the parsed body (null when empty) and throws
+ * on a non-2xx answer.
+ */
+export function apiCaller(base) {
+  return async function call(token, method, path, body) {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
 export async function launch() {
   mkdirSync(SHOTS, { recursive: true });
   return chromium.launch({

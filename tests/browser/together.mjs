@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launch, newPage, shot, overflows, finish, DESKTOP, SHOTS } from './lib.mjs';
+import { startServer, launch, newPage, shot, overflows, finish, DESKTOP, SHOTS, apiCaller } from './lib.mjs';
 
 const bin = process.argv[2] ?? 'target/debug/peacepatrol';
 const started = Date.now();
@@ -31,17 +31,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'pp-together-'));
 const server = await startServer(bin, 'serve');
 const { base } = server;
 
-/** An API call from Node: the parsed body; throws on a non-2xx answer. */
-async function call(token, method, path, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const call = apiCaller(base);
 const login = async (phone, password = PASSWORD) => (await call(null, 'POST', '/auth/login', { phone, password })).token;
 
 let browser;

@@ -6,7 +6,7 @@
 // navigation start until the first screen is usable (its main control is visible and the main
 // thread is idle after it). Medians are printed.
 // Usage: node tests/browser/weight.mjs path/to/peacepatrol [RUNS]
-import { startServer, launch } from './lib.mjs';
+import { startServer, launch, apiCaller } from './lib.mjs';
 
 const bin = process.argv[2] ?? 'target/release/peacepatrol';
 const RUNS = Number(process.argv[3] ?? 5);
@@ -14,15 +14,7 @@ const server = await startServer(bin, 'serve');
 const { base } = server;
 const CENTER = { latitude: 23.1066, longitude: 113.3245 };
 
-async function call(token, method, path, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? null : res.json();
-}
+const call = apiCaller(base);
 
 // a commander and an envoy, and a few tasks so the signed-in screens have something to show
 server.user('13900000001', 'Commander', 'commander', 'password-123');
