@@ -38,6 +38,10 @@ enum Command {
     /// Measure a running server over HTTP.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Replay an operation against a running server through its HTTP API and check its
+    /// statistics.
+    #[command(subcommand)]
+    Drill(commands::drill::DrillCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(cmd) => commands::bench::run(&cli.settings, cmd).await,
+        Command::Drill(cmd) => commands::drill::run(cmd).await,
     }
 }
 

@@ -62,13 +62,13 @@ const TEAM_SPREAD_M: f64 = 150.0;
 /// Share of the crowd that wanders the whole district instead of staying at a landmark.
 const WANDERER_SHARE: f64 = 0.2;
 /// The district the wanderers roam: latitudes and longitudes.
-const DISTRICT_LAT: (f64, f64) = (23.045, 23.125);
+pub(crate) const DISTRICT_LAT: (f64, f64) = (23.045, 23.125);
 const DISTRICT_LNG: (f64, f64) = (113.235, 113.420);
 /// Metres per degree of latitude (and of longitude at the equator).
 const M_PER_DEG: f64 = 111_320.0;
 
 /// Where a walker heads.
-enum Anchor {
+pub(crate) enum Anchor {
     /// Strolls within about `spread_m` of a landmark.
     Around { at: LatLng, spread_m: f64 },
     /// Heads for a random point of the district, then for another.
@@ -82,18 +82,18 @@ enum Anchor {
 }
 
 /// One simulated envoy.
-struct Walker {
+pub(crate) struct Walker {
     /// bearer token of the envoy's session
-    token: String,
-    at: LatLng,
+    pub(crate) token: String,
+    pub(crate) at: LatLng,
     /// radians clockwise from north
-    heading: f64,
-    speed_mps: f64,
-    anchor: Anchor,
+    pub(crate) heading: f64,
+    pub(crate) speed_mps: f64,
+    pub(crate) anchor: Anchor,
     /// time of the latest point made
-    last_ts: Timestamp,
+    pub(crate) last_ts: Timestamp,
     /// when it posts next
-    next_post: Instant,
+    pub(crate) next_post: Instant,
     /// its part in an emergency dispatch, if alerted
     answering: Option<Answering>,
     /// the walk it left to hurry to a scene, and its pace then
@@ -118,15 +118,37 @@ enum Phase {
 }
 
 /// A point as the API takes it.
-#[derive(Debug, Serialize)]
-struct PointOut {
-    ts: Timestamp,
-    lat: f64,
-    lng: f64,
-    accuracy_m: f64,
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PointOut {
+    pub(crate) ts: Timestamp,
+    pub(crate) lat: f64,
+    pub(crate) lng: f64,
+    pub(crate) accuracy_m: f64,
 }
 
 impl Walker {
+    /// A walker at `at` heading for `anchor` at `speed_mps`, not posting yet.
+    pub(crate) fn new(
+        token: String,
+        at: LatLng,
+        anchor: Anchor,
+        speed_mps: f64,
+        heading: f64,
+    ) -> Walker {
+        let now = chrono::Utc::now();
+        Walker {
+            token,
+            at,
+            heading,
+            speed_mps,
+            anchor,
+            last_ts: now,
+            next_post: Instant::now(),
+            answering: None,
+            home: None,
+        }
+    }
+
     /// Back to the walk it left for a dispatch.
     fn go_home(&mut self) {
         if let Some((anchor, speed)) = self.home.take() {
@@ -138,7 +160,7 @@ impl Walker {
 
     /// Walks `secs` seconds: a little turn each step, pulled back toward the anchor the further
     /// it strays.
-    fn step(&mut self, rng: &mut StdRng, secs: f64) {
+    pub(crate) fn step(&mut self, rng: &mut StdRng, secs: f64) {
         let (goal, spread_m) = match &mut self.anchor {
             Anchor::Around { at, spread_m } | Anchor::Inside { at, spread_m, .. } => {
                 (*at, *spread_m)
@@ -205,14 +227,14 @@ fn angle_between(from: f64, to: f64) -> f64 {
 }
 
 /// The point `metres` from `p` along `heading`.
-fn move_by(p: LatLng, heading: f64, metres: f64) -> LatLng {
+pub(crate) fn move_by(p: LatLng, heading: f64, metres: f64) -> LatLng {
     let lat = p.lat + metres * heading.cos() / M_PER_DEG;
     let lng = p.lng + metres * heading.sin() / (M_PER_DEG * p.lat.to_radians().cos());
     LatLng { lat, lng }
 }
 
 /// A random point of the district.
-fn district_point(rng: &mut StdRng) -> LatLng {
+pub(crate) fn district_point(rng: &mut StdRng) -> LatLng {
     LatLng {
         lat: rng.gen_range(DISTRICT_LAT.0..DISTRICT_LAT.1),
         lng: rng.gen_range(DISTRICT_LNG.0..DISTRICT_LNG.1),
@@ -220,7 +242,7 @@ fn district_point(rng: &mut StdRng) -> LatLng {
 }
 
 /// A random point within `radius_m` of `c`.
-fn near(rng: &mut StdRng, c: LatLng, radius_m: f64) -> LatLng {
+pub(crate) fn near(rng: &mut StdRng, c: LatLng, radius_m: f64) -> LatLng {
     let heading = rng.gen_range(0.0..TAU);
     let r = radius_m * rng.gen_range(0.0_f64..1.0).sqrt();
     move_by(c, heading, r)
@@ -847,7 +869,7 @@ async fn file_reports(
 }
 
 /// A PNG team photo: a 64×48 gradient.
-fn team_photo() -> anyhow::Result<Vec<u8>> {
+pub(crate) fn team_photo() -> anyhow::Result<Vec<u8>> {
     let img = image::RgbImage::from_fn(64, 48, |x, y| {
         image::Rgb([
             u8::try_from(x * 4).unwrap_or(u8::MAX),

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod crowd;
 pub mod demo;
+pub mod drill;
 pub mod responders;
 pub mod serve;
 pub mod user;

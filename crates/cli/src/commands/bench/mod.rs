@@ -168,8 +168,8 @@ fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
     vm_status_kib(pid, "VmRSS:")
 }
 
-/// A `kB` field of `/proc/PID/status`.
-fn vm_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:` for the peak).
+pub(crate) fn vm_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     use anyhow::Context as _;
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -278,6 +278,14 @@ fn task_input(
     }
 }
 
+/// The value below which a share `p` (0..=1) of `sorted_us` (latencies in µs, sorted) lie,
+/// in ms (nearest rank).
+pub(crate) fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    let n = sorted_us.len();
+    let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
+    sorted_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+}
+
 /// What a run's answers add up to beyond their latency: counts read from each 2xx body.
 pub trait Tally: Default + Send + 'static {
     /// Adds one 2xx answer's body.
@@ -325,9 +333,7 @@ impl<T> Figures<T> {
 
     /// The latency below which a share `p` (0..=1) of the requests were answered, in ms.
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        let n = self.latencies_us.len();
-        let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
-        self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+        percentile_ms(&self.latencies_us, p)
     }
 
     /// The mean latency, in ms.
