@@ -24,7 +24,7 @@
 //! takes); the tasks' 12-hour window is published as 12 h/N (at least 10 minutes); the
 //! departments' handling times (minutes) are divided by N. Not compressed: distances and
 //! walking speeds (the server flags any point implying over 30 m/s of real time, so walkers
-//! walk at 1.1–1.5 m/s and responders hurry at 15 m/s, real), and the server's own dispatch
+//! walk at 1.1–1.5 m/s and responders hurry at 25 m/s, real), and the server's own dispatch
 //! timers (an alert expires after 45 s, the search widens after 60 s), so volunteers answer
 //! alerts after 3–12 real seconds, as in the demo.
 
@@ -117,11 +117,11 @@ const FULL_EXTRA_MS: i64 = 5_000;
 /// Members whose phone stops early stop at this share.
 const EARLY_SHARE: f64 = 0.5;
 /// Responders hurry to a scene at this speed (real m/s; the server flags over 30).
-const HURRY_MPS: f64 = 15.0;
+const HURRY_MPS: f64 = 25.0;
 /// How often the commander looks at an open dispatch.
 const DISPATCH_CHECK: Duration = Duration::from_secs(2);
 /// The commander closes a dispatch that has not got its envoys on the scene after this long.
-const DISPATCH_GIVE_UP: Duration = Duration::from_secs(150);
+const DISPATCH_GIVE_UP: Duration = Duration::from_secs(120);
 /// The drill fails when the holiday has not ended after this long.
 const HOLIDAY_LIMIT: Duration = Duration::from_secs(20 * 60);
 /// Departments and how many staff each has.
@@ -1456,8 +1456,7 @@ impl Holiday {
     }
 
     /// The commander opens the dispatches that are due, looks at the open ones, and closes
-    /// each once nobody is left deciding or on the way and its envoys are on the scene (or it
-    /// waited long enough).
+    /// each once the envoys it needs are on the scene (or it waited long enough).
     fn dispatch(&mut self, now: Instant) {
         for k in 0..self.dispatches.len() {
             let d = &self.dispatches[k];
@@ -1510,18 +1509,15 @@ impl Holiday {
         let d = &mut self.dispatches[k];
         d.checking = false;
         d.next_check = Some(Instant::now() + DISPATCH_CHECK);
-        let waiting = body
-            .recipients
-            .iter()
-            .any(|r| r.state == "notified" || r.state == "accepted");
         let arrived = body
             .recipients
             .iter()
             .filter(|r| r.state == "arrived")
             .count();
         let age = d.opened.map_or(Duration::ZERO, |o| o.elapsed());
-        let close = (!waiting && (arrived >= body.needed || age >= DISPATCH_GIVE_UP))
-            || age >= DISPATCH_GIVE_UP * 2;
+        // the emergency is handled once its envoys are there; alerts still open then are
+        // withdrawn by the close, as a commander would
+        let close = arrived >= body.needed || age >= DISPATCH_GIVE_UP;
         if !close || body.state != "open" {
             return;
         }

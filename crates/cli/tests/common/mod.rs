@@ -1,0 +1,51 @@
+//! Helpers shared by the tests that start the built `peacepatrol` binary.
+#![allow(dead_code, reason = "each test crate uses its own share of these")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_peacepatrol");
+
+pub fn cmd(data_dir: &std::path::Path, db: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("PEACEPATROL_CONFIG")
+        .env("PEACEPATROL_DATA_DIR", data_dir)
+        .env("PEACEPATROL_DATABASE_URL", db)
+        .env("PEACEPATROL_LISTEN", "127.0.0.1:0")
+        .current_dir(data_dir);
+    c
+}
+
+/// Starts a server command and returns it with the base URL it printed.
+pub fn start(mut c: Command) -> (Child, String) {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("peacepatrol listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        printed.push(line);
+    };
+    // keep draining stdout so the child never blocks on a full pipe
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+pub fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
