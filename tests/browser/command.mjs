@@ -325,11 +325,26 @@ try {
 
   // ---------- statistics ----------
   await page.click('#tab-stats');
-  await page.waitForFunction(() => document.querySelectorAll('#stats-charts canvas').length >= 4, null, { timeout: 10_000 }).catch(() => {});
+  await page.waitForSelector('#stats-summary .stat[data-figure="incidents_reported"]', { timeout: 10_000 }).catch(() => {});
+  await page.waitForFunction(() => document.querySelectorAll('#stats-charts canvas').length >= 2, null, { timeout: 10_000 }).catch(() => {});
   const charts = await page.evaluate(() => [...document.querySelectorAll('#stats-charts canvas')].filter((c) => Chart.getChart(c)).length);
-  check(charts >= 4, `charts rendered: ${charts}`);
+  check(charts >= 2, `charts rendered: ${charts}`);
   const stats = await page.evaluate(() => window.ppCommand.stats);
-  check(stats?.totals.incidents === 2 && stats.totals.dispatches === 1 && stats.totals.tasks === 4, `stats totals ${JSON.stringify(stats?.totals)}`);
+  check(stats?.incidents_reported.value === 2 && stats.dispatches.value === 1 && stats.tasks_published.value === 4,
+    `stats from /stats: ${JSON.stringify(stats && [stats.incidents_reported, stats.dispatches, stats.tasks_published])}`);
+  check(stats?.compare === 'previous_year' && stats.tasks_published.previous === 0, 'each figure beside the previous year');
+  const tiles = await page.$$eval('#stats-summary .stat', (els) => els.map((e) => [e.dataset.figure, e.querySelector('b').textContent]));
+  check(tiles.length === 14 && tiles.find(([k]) => k === 'tasks_published')?.[1] === '4', `summary tiles: ${JSON.stringify(tiles)}`);
+  // the export links download the server's files for the same period
+  const exported = await page.evaluate(async () => {
+    const res = await fetch(document.querySelector('#stats-export-csv').href);
+    return { status: res.status, disposition: res.headers.get('content-disposition'), text: await res.text() };
+  });
+  check(exported.status === 200 && exported.disposition?.startsWith('attachment') &&
+    exported.text.startsWith('figure,key,value,previous,change_pct\n') && exported.text.includes('\ntasks_published,,4,0,\n'),
+    `CSV export: ${exported.status} ${exported.disposition} ${exported.text.slice(0, 120)}`);
+  const json = await page.evaluate(async () => (await fetch(document.querySelector('#stats-export-json').href)).json());
+  check(json.tasks_published?.value === 4 && json.from === stats.from, 'JSON export: the same figures');
   await shot(page, 'command-stats');
 
   // ---------- the incident queue ----------

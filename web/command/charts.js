@@ -1,51 +1,87 @@
-// The statistics tab: summary figures and Chart.js charts (global `Chart`, pinned in
-// /vendor/chart.js) of the shape stats-source.js returns. Each chart's canvas carries a text
-// summary (aria-label) and a data table follows it for screen readers and keyboard users.
+// The statistics tab: summary figures, each with the same dates a year earlier, and Chart.js
+// charts (global `Chart`, pinned in /vendor/chart.js) of the document stats-source.js returns.
+// Each chart's canvas carries a text summary (aria-label) and a data table follows it for
+// screen readers and keyboard users.
 import { h, fill } from './dom.js';
 
 const PALETTE = ['#b3261e', '#0969da', '#1a7f37', '#9a6700', '#8250df', '#bf3989', '#57606a', '#1b7c83'];
 const STATUS_COLORS = { open: '#9a6700', acknowledged: '#8250df', in_progress: '#0969da', resolved: '#1a7f37', rejected: '#57606a' };
-const OUTCOME_COLORS = { notified: '#9a6700', accepted: '#0969da', declined: '#b3261e', expired: '#57606a', arrived: '#1a7f37' };
+const PREVIOUS_COLOR = '#d8d0c8';
 
 const charts = new Map(); // id → Chart
 
+/** The summary tiles: [figure key, label key, how to show a value]. */
+const TILES = [
+  ['tasks_published', 'stats.tasks'],
+  ['teams_formed', 'stats.teams'],
+  ['participants', 'stats.participants'],
+  ['patrol_hours', 'stats.patrolHours', 'hours'],
+  ['qualified_members', 'stats.qualified'],
+  ['points_awarded', 'stats.pointsAwarded'],
+  ['fund_awarded_cents', 'stats.fund', 'yuan'],
+  ['incidents_reported', 'stats.incidents'],
+  ['incident_median_resolve_s', 'stats.resolveTime', 'duration'],
+  ['dispatches', 'stats.dispatches'],
+  ['dispatch_median_first_accept_s', 'stats.acceptTime', 'duration'],
+  ['dispatch_median_arrival_s', 'stats.arrivalTime', 'duration'],
+  ['envoys_active', 'stats.active'],
+  ['envoys_registered', 'stats.registered'],
+];
+
+function show(v, how, t, lang) {
+  if (v === null || v === undefined) return '—';
+  const n = (x, d = 0) => x.toLocaleString(lang === 'en' ? 'en' : 'zh-CN', { maximumFractionDigits: d });
+  if (how === 'hours') return t('stats.hours', { n: n(v, 2) });
+  if (how === 'yuan') return '¥' + n(v / 100, 2);
+  if (how === 'duration') return v < 120 ? t('stats.seconds', { n: n(v, 1) }) : t('stats.minutes', { n: n(v / 60, 1) });
+  return n(v);
+}
+
+/** "vs last year" under a tile: the change in percent, or the previous value when there is none. */
+function change(f, how, t, lang) {
+  if (f.previous === null || f.previous === undefined) return t('stats.noPrevious');
+  if (f.change_pct === null) return t('stats.lastYear', { v: show(f.previous, how, t, lang) });
+  const sign = f.change_pct > 0 ? '+' : '';
+  return t('stats.change', { pct: sign + f.change_pct, v: show(f.previous, how, t, lang) });
+}
+
 export function renderStats(summaryEl, chartsEl, stats, i18n) {
   const t = i18n.t;
-  const name = (x) => (i18n.lang === 'en' ? x.name_en : x.name_zh) || x.key;
-  const resp = stats.totals.median_response_s;
-  fill(summaryEl, [
-    ['stats.tasks', stats.totals.tasks],
-    ['stats.teams', stats.totals.teams],
-    ['stats.incidents', stats.totals.incidents],
-    ['stats.dispatches', stats.totals.dispatches],
-    ['stats.alerted', stats.totals.alerted],
-    ['stats.response', resp === null ? '—' : t('stats.seconds', { n: Math.round(resp) })],
-  ].map(([k, v]) => h('div', { class: 'stat' }, h('b', { text: String(v) }), h('span', { text: t(k) }))),
-  stats.truncated ? h('p', { class: 'muted small-text', text: t('stats.truncated') }) : null);
+  const lang = i18n.lang;
+  const categoryName = (code) => stats.category_names?.[code]?.[lang === 'en' ? 'en' : 'zh'] || code;
+  fill(summaryEl, TILES.map(([key, label, how]) => {
+    const f = stats[key];
+    return h('div', { class: 'stat', dataset: { figure: key } },
+      h('b', { text: show(f.value, how, t, lang) }),
+      h('span', { text: t(label) }),
+      h('small', { class: 'change', text: change(f, how, t, lang) }));
+  }));
 
   for (const c of charts.values()) c.destroy();
   charts.clear();
+  const entries = (m) => Object.entries(m || {});
+  const lastYear = t('stats.previousYear');
+  const byCategory = entries(stats.incidents_by_category).filter(([, f]) => f.value || f.previous);
+  const bySize = entries(stats.teams_by_size);
   const specs = [
     {
       id: 'chart-category', title: t('stats.byCategory'), type: 'bar', horizontal: true,
-      labels: stats.incidents_by_category.map(name), values: stats.incidents_by_category.map((x) => x.count),
-      colors: stats.incidents_by_category.map((_, i) => PALETTE[i % PALETTE.length]),
+      labels: byCategory.map(([k]) => categoryName(k)), values: byCategory.map(([, f]) => f.value),
+      colors: byCategory.map((_, i) => PALETTE[i % PALETTE.length]), valueLabel: t('stats.thisPeriod'),
+      second: { label: lastYear, values: byCategory.map(([, f]) => f.previous ?? 0) },
     },
     {
       id: 'chart-status', title: t('stats.byStatus'), type: 'doughnut',
-      labels: stats.incidents_by_status.map((x) => t('status.' + x.key)), values: stats.incidents_by_status.map((x) => x.count),
-      colors: stats.incidents_by_status.map((x) => STATUS_COLORS[x.key]),
+      ...(() => {
+        const xs = entries(stats.incidents_by_outcome).filter(([, f]) => f.value);
+        return { labels: xs.map(([k]) => t('status.' + k)), values: xs.map(([, f]) => f.value), colors: xs.map(([k]) => STATUS_COLORS[k]) };
+      })(),
     },
     {
-      id: 'chart-dispatch', title: t('stats.dispatchOutcomes'), type: 'bar',
-      labels: stats.dispatch_outcomes.map((x) => t('recipient.' + x.key)), values: stats.dispatch_outcomes.map((x) => x.count),
-      colors: stats.dispatch_outcomes.map((x) => OUTCOME_COLORS[x.key]),
-    },
-    {
-      id: 'chart-tasks', title: t('stats.taskTeams'), type: 'bar', horizontal: true,
-      labels: stats.tasks.map((x) => x.title), values: stats.tasks.map((x) => x.teams),
-      second: { label: t('stats.teamsWanted'), values: stats.tasks.map((x) => x.max_teams) },
-      valueLabel: t('stats.teamsFormed'), colors: '#0969da',
+      id: 'chart-sizes', title: t('stats.teamSizes'), type: 'bar',
+      labels: bySize.map(([k]) => t('stats.size', { n: k })), values: bySize.map(([, f]) => f.value),
+      colors: '#0969da', valueLabel: t('stats.thisPeriod'),
+      second: { label: lastYear, values: bySize.map(([, f]) => f.previous ?? 0) },
     },
     {
       id: 'chart-leaderboard', title: t('stats.leaderboard'), type: 'bar', horizontal: true,
@@ -67,7 +103,7 @@ export function renderStats(summaryEl, chartsEl, stats, i18n) {
     if (!s.labels.length) continue;
     const canvas = chartsEl.querySelector('#' + s.id);
     const datasets = [{ label: s.valueLabel || s.title, data: s.values, backgroundColor: s.colors, borderWidth: s.type === 'doughnut' ? 2 : 0 }];
-    if (s.second) datasets.push({ label: s.second.label, data: s.second.values, backgroundColor: '#d8d0c8' });
+    if (s.second) datasets.push({ label: s.second.label, data: s.second.values, backgroundColor: PREVIOUS_COLOR });
     charts.set(s.id, new Chart(canvas, {
       type: s.type,
       data: { labels: s.labels, datasets },

@@ -153,7 +153,7 @@ for (const tab of document.querySelectorAll('[role=tab]')) {
 }
 
 const ctx = {
-  i18n, t, api, errorText, toast, on, emit, claimMap, releaseMap, onTab, showTab,
+  i18n, t, api, session, errorText, toast, on, emit, claimMap, releaseMap, onTab, showTab,
   map: null, user: null, tab: null,
   isCommander: false,
   /** Envoy names by id, from the live layer (the nearest search gives ids only). */

@@ -17,6 +17,7 @@ pub mod onboarding;
 pub mod patrol;
 pub mod position;
 pub mod role;
+pub mod stats;
 pub mod task;
 pub mod team;
 pub mod time;

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
 use pp_domain::dispatch::Dispatch;
 use pp_domain::incident::{Actor, Category, NewIncident, TimelineEntry};
+use pp_domain::stats::Tally;
 use pp_domain::task::Task;
 use pp_domain::team::{LeaveOutcome, Team};
 use pp_domain::time::Timestamp;
@@ -403,6 +404,13 @@ pub trait IncidentStore: Send + Sync {
     ) -> StoreResult<(IncidentView, Option<TimelineEntry>)>;
 }
 
+/// District statistics, counted from the stored records.
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// What happened in `[from, to)` (see [`Tally`]'s fields), read in one snapshot.
+    async fn stats_tally(&self, from: Timestamp, to: Timestamp) -> StoreResult<Tally>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
@@ -414,6 +422,7 @@ pub trait Store:
     + LedgerStore
     + DispatchStore
     + IncidentStore
+    + StatsStore
     + std::fmt::Debug
 {
     /// Which backend this is.

@@ -203,3 +203,52 @@ async fn failed_logins_look_alike() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_make_accounts_of_any_role() {
+    on_each_backend(async |app: &TestApp| {
+        let admin = app.admin().await;
+        let commander = app.commander().await;
+        let body = |phone: &str, role: &str, department: Option<&str>| {
+            json!({"phone": phone, "name": "王指挥", "role": role, "department": department, "password": "a fine password"})
+        };
+
+        // only an admin
+        expect_error(&app.post("/users", "", &body("13600000001", "commander", None)).await, 401, "unauthorized");
+        expect_error(&app.post("/users", &commander, &body("13600000001", "commander", None)).await, 403, "wrong_role");
+
+        // bad input: a clear 400, nothing made
+        let bad = [
+            (body("12345", "commander", None), "invalid_phone"),
+            (json!({"phone": "13600000001", "name": "", "role": "commander", "password": "a fine password"}), "invalid_name"),
+            (json!({"phone": "13600000001", "name": "x", "role": "commander", "password": "short"}), "password_too_short"),
+            (body("13600000001", "staff", None), "department_required"),
+            (body("13600000001", "commander", Some("sanitation")), "department_not_allowed"),
+            (body("13600000001", "staff", Some("parks")), "unknown_department"),
+            (body("13600000001", "mayor", None), "invalid_body"),
+            (json!({"phone": "13600000001", "name": "x", "role": "envoy", "password": "a fine password", "departement": "x"}), "invalid_body"),
+        ];
+        for (b, code) in bad {
+            expect_error(&app.post("/users", &admin, &b).await, 400, code);
+        }
+        expect_error(&app.post("/auth/login", "", &json!({"phone": "13600000001", "password": "a fine password"})).await, 401, "invalid_credentials");
+
+        // a commander, who can sign in and publish at once
+        let made = expect(app.post("/users", &admin, &body("13600000001", "commander", None)).await, 201);
+        assert_eq!(made["role"], "commander");
+        assert_eq!(made["phone"], "+8613600000001");
+        assert_eq!(made["department"], serde_json::Value::Null);
+        let token = app.login("13600000001", "a fine password").await;
+        app.create_task(&token, &json!({})).await;
+
+        // staff of a department named by code or by name, who see its queue
+        let staff = expect(app.post("/users", &admin, &body("13600000002", "staff", Some("Sanitation"))).await, 201);
+        assert_eq!(staff["department"], "sanitation");
+        let staff_token = app.login("13600000002", "a fine password").await;
+        expect(app.get("/incidents", &staff_token).await, 200);
+
+        // the phone is taken now, in any spelling
+        expect_error(&app.post("/users", &admin, &body("+86 136 0000 0001", "envoy", None)).await, 409, "phone_taken");
+    })
+    .await;
+}

@@ -17,6 +17,7 @@ mod open311;
 mod openapi;
 mod patrol;
 mod positions;
+mod stats;
 mod stream;
 mod tasks;
 mod teams;

@@ -8,6 +8,7 @@ pub mod heat;
 pub mod incidents;
 pub mod ledger;
 pub mod positions;
+pub mod stats;
 pub mod stream;
 pub mod system;
 pub mod tasks;
@@ -29,7 +30,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Peace Patrol API",
-        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards, heat and live maps, emergency dispatch, incident reports.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>` (or, on a GET, as `?token=`, for map tile layers and EventSource).",
+        description = "平安巡逻 — the API of a district's safety volunteers: accounts, patrol tasks, teams formed by QR code, positions, patrol qualification and rewards, heat and live maps, emergency dispatch, incident reports, statistics.\n\nEvery 4xx/5xx answer has the body `{\"error\": {\"code\", \"message\"}}`; sign in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>` (or, on a GET, as `?token=`, for map tile layers and EventSource).",
         license(name = "AGPL-3.0-or-later")
     ),
     modifiers(&BearerAuth),
@@ -43,6 +44,7 @@ pub const API_PREFIX: &str = "/api/v1";
         (name = "maps", description = "Heat map (H3 hexagons, raster tiles) and the live map of envoys"),
         (name = "dispatch", description = "Emergencies: the nearest available envoys, dispatches that alert them, and the live event stream"),
         (name = "incidents", description = "Incident reports routed to departments, the routing rules and the departments (Open311 GeoReport v2 clients use /open311/v2/)"),
+        (name = "stats", description = "What the district achieved in a period, beside the same period a year earlier, and its exports (CSV, JSON)"),
         (name = "system", description = "Health, metrics and the web apps' settings"),
     )
 )]
@@ -80,6 +82,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(incidents::router())
         .merge(departments::router())
         .merge(users::router())
+        .merge(stats::router())
         .merge(system::config_router())
         .merge(stream::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

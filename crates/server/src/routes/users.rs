@@ -1,17 +1,20 @@
-//! Bulk onboarding of envoys (admin): `POST /users/import` with a `phone,name` CSV file.
+//! Accounts made by an admin: one of any role (`POST /users`), or envoys in bulk
+//! (`POST /users/import` with a `phone,name` CSV file).
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiQuery, AuthUser};
+use crate::error::{ApiError, ApiResult, Created, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::onboarding::{self, ImportReport, MAX_IMPORT_BYTES};
+use crate::routes::auth::{blocking, UserBody};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap};
 use axum::Json;
+use pp_domain::account::NewUser;
 use pp_domain::onboarding::DEFAULT_CODE_TTL_DAYS;
 use pp_domain::Role;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,6 +23,62 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import))
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
+        .routes(routes!(create))
+}
+
+/// `POST /users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    /// 11-digit mainland mobile number or E.164
+    #[schema(example = "13800138001")]
+    pub phone: String,
+    /// display name, 1 to 50 characters
+    pub name: String,
+    /// envoy, commander, staff or admin
+    pub role: Role,
+    /// staff only (and required for them): a department's code or name, e.g. `sanitation`
+    pub department: Option<String>,
+    /// 8 to 128 characters; tell it to the account's owner
+    pub password: String,
+}
+
+/// Make an account of any role (admin): the command centre's commanders, department staff,
+/// other admins, or a single envoy with a password (bulk envoys: `POST /users/import`).
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The account", body = UserBody),
+        (status = 400, description = "`invalid_phone`, `invalid_name`, `password_too_short`, `password_too_long`, `department_required`, `department_not_allowed`, `unknown_department`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`wrong_role`", body = ErrorBody),
+        (status = 409, description = "`phone_taken`", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, err(level = "info"), fields(user = %auth.user.id))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<Created<UserBody>> {
+    auth.require(&[Role::Admin])?;
+    let new = blocking(move || {
+        NewUser::new(
+            &body.phone,
+            &body.name,
+            &body.password,
+            body.role,
+            body.department,
+        )
+    })
+    .await??;
+    let user = state.store.create_user(&new, state.clock.now()).await?;
+    tracing::info!(created = %user.id, role = %user.role, "account made by an admin");
+    Ok(Created(UserBody::from(&user)))
 }
 
 /// `?code_ttl_days=` of an import.

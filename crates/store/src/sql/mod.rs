@@ -6,6 +6,7 @@
 
 mod dispatch;
 mod incident;
+mod stats;
 
 use super::{Db, KIND};
 use crate::rows::{
