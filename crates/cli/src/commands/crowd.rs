@@ -841,19 +841,8 @@ async fn file_reports(
         return Ok(0);
     }
     for (i, ((category, description, (lat, lng)), w)) in REPORTS.iter().zip(crowd).enumerate() {
-        let mut form = reqwest::multipart::Form::new()
-            .text("category", *category)
-            .text("description", *description)
-            .text("lat", lat.to_string())
-            .text("lng", lng.to_string());
-        if i == 0 {
-            form = form.part(
-                "photo",
-                reqwest::multipart::Part::bytes(team_photo()?)
-                    .file_name("report.png")
-                    .mime_str("image/png")?,
-            );
-        }
+        let photo = if i == 0 { Some(team_photo()?) } else { None };
+        let form = report_form(category, description, LatLng::new(*lat, *lng)?, None, photo)?;
         let _: Value = expect(
             &format!("report {category}"),
             call(
@@ -866,6 +855,47 @@ async fn file_reports(
         )?;
     }
     Ok(REPORTS.len().min(crowd.len()))
+}
+
+/// The form of `POST /teams/{id}/start`: the team photo (PNG) taken at `at`.
+pub(crate) fn start_form(png: Vec<u8>, at: LatLng) -> anyhow::Result<reqwest::multipart::Form> {
+    Ok(reqwest::multipart::Form::new()
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("team.png")
+                .mime_str("image/png")?,
+        )
+        .text("lat", at.lat.to_string())
+        .text("lng", at.lng.to_string()))
+}
+
+/// The form of `POST /incidents`: a report of `category` at `at`, naming the reporter's team
+/// if given, with a photo (PNG) if given.
+pub(crate) fn report_form(
+    category: &str,
+    description: &str,
+    at: LatLng,
+    team: Option<TeamId>,
+    png: Option<Vec<u8>>,
+) -> anyhow::Result<reqwest::multipart::Form> {
+    let mut form = reqwest::multipart::Form::new()
+        .text("category", category.to_owned())
+        .text("description", description.to_owned())
+        .text("lat", at.lat.to_string())
+        .text("lng", at.lng.to_string());
+    if let Some(team) = team {
+        form = form.text("team_id", team.to_string());
+    }
+    if let Some(png) = png {
+        form = form.part(
+            "photo",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("report.png")
+                .mime_str("image/png")?,
+        );
+    }
+    Ok(form)
 }
 
 /// A PNG team photo: a 64×48 gradient.
@@ -942,15 +972,7 @@ async fn form_team(
         }
         let task = state.store.task(team.task_id).await?;
         let at = task.area.center();
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "photo",
-                reqwest::multipart::Part::bytes(team_photo()?)
-                    .file_name("team.png")
-                    .mime_str("image/png")?,
-            )
-            .text("lat", at.lat.to_string())
-            .text("lng", at.lng.to_string());
+        let form = start_form(team_photo()?, at)?;
         team = expect(
             "start the demo team",
             call(

@@ -1381,23 +1381,16 @@ impl Holiday {
             let (category, description, at) = (r.category, r.description, p.walk.at);
             self.reports[i].sending = true;
             self.spawn(async move {
-                let mut form = reqwest::multipart::Form::new()
-                    .text("category", category)
-                    .text("description", description)
-                    .text("lat", at.lat.to_string())
-                    .text("lng", at.lng.to_string());
-                if let Some(id) = team {
-                    form = form.text("team_id", id.to_string());
-                }
-                if let Some(photo) = photo {
-                    match reqwest::multipart::Part::bytes(photo.to_vec())
-                        .file_name("report.png")
-                        .mime_str("image/png")
-                    {
-                        Ok(part) => form = form.part("photo", part),
-                        Err(e) => return Ev::Failed(e.to_string()),
-                    }
-                }
+                let form = match crowd::report_form(
+                    category,
+                    description,
+                    at,
+                    team,
+                    photo.map(|p| p.to_vec()),
+                ) {
+                    Ok(form) => form,
+                    Err(e) => return Ev::Failed(e.to_string()),
+                };
                 match api
                     .json::<IncidentJson>(
                         "POST /incidents",
@@ -1547,8 +1540,9 @@ impl Holiday {
                 at,
             } => {
                 let Some(&k) = self.dispatch_index.get(&dispatch) else {
-                    // the alert came before the commander's own answer: heard again later
-                    // is not possible, so take it now if the dispatch is ours
+                    // an alert heard before the commander's answer came back: this phone
+                    // lets it pass (it expires and goes to the next envoy, as an unanswered
+                    // alert does)
                     return;
                 };
                 let Some(p) = self.phones.get_mut(walker) else {
@@ -1880,15 +1874,7 @@ async fn form_team(
             )
             .await?;
     }
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "photo",
-            reqwest::multipart::Part::bytes(photo.to_vec())
-                .file_name("team.png")
-                .mime_str("image/png")?,
-        )
-        .text("lat", at.lat.to_string())
-        .text("lng", at.lng.to_string());
+    let form = crowd::start_form(photo.to_vec(), at)?;
     api.json(
         "POST /teams/{id}/start",
         api.post(&format!("/teams/{id}/start"))
