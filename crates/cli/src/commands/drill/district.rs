@@ -1,7 +1,9 @@
 //! The holiday the drill replays: Haizhu's 21 patrol landmarks, the places where the crowd
 //! gathers (and where emergencies happen), the 86 teams, the incidents the envoys reported and
-//! how the departments ended them. Everything is fixed or drawn from a seeded generator, so
-//! every run replays the same holiday.
+//! how the departments ended them. All of it is fixed or drawn from one seeded generator; the
+//! same generator also decides how the phones answer dispatch alerts, in the order the alerts
+//! arrive, so a few draws (which reports end where, the handling delays) differ from run to
+//! run. The drill's expected figures come from what each run did, never from this plan.
 
 use super::super::demo::landmarks;
 use pp_geo::{haversine_m, Area, LatLng};
