@@ -130,14 +130,10 @@ pub struct Figure {
 impl Figure {
     fn new(value: Option<f64>, previous: Option<Option<f64>>) -> Figure {
         let previous = previous.flatten();
-        let change_pct = match (value, previous) {
-            (Some(v), Some(p)) if p != 0.0 => Some(round_to((v - p) / p * 100.0, 1)),
-            _ => None,
-        };
         Figure {
             value,
             previous,
-            change_pct,
+            change_pct: change_pct(value, previous),
         }
     }
 }
@@ -177,9 +173,23 @@ pub fn median(values: &[i64]) -> Option<f64> {
     }
 }
 
-/// Milliseconds as seconds, to a tenth.
-fn seconds(ms: Option<f64>) -> Option<f64> {
-    ms.map(|ms| round_to(ms / 1000.0, 1))
+/// `(value − previous) / previous × 100` to one decimal; `None` when either is missing or
+/// `previous` is 0.
+pub fn change_pct(value: Option<f64>, previous: Option<f64>) -> Option<f64> {
+    match (value, previous) {
+        (Some(v), Some(p)) if p != 0.0 => Some(round_to((v - p) / p * 100.0, 1)),
+        _ => None,
+    }
+}
+
+/// The median of durations in milliseconds, as seconds to a tenth (the medians' figures).
+pub fn median_seconds(ms: &[i64]) -> Option<f64> {
+    median(ms).map(|ms| round_to(ms / 1000.0, 1))
+}
+
+/// Patrol time in milliseconds as hours to two decimals (the `patrol_hours` figure).
+pub fn patrol_hours(ms: i64) -> f64 {
+    round_to(ms as f64 / HOUR_MS as f64, 2)
 }
 
 /// A period's statistics (`GET /stats`).
@@ -299,9 +309,7 @@ impl Stats {
             teams_formed: count(now, before, |t| t.team_sizes.len() as u64),
             teams_by_size: counts_by(now, before, [], sizes),
             participants: count(now, before, |t| t.participants),
-            patrol_hours: measure(now, before, |t| {
-                Some(round_to(t.patrol_ms as f64 / HOUR_MS as f64, 2))
-            }),
+            patrol_hours: measure(now, before, |t| Some(patrol_hours(t.patrol_ms))),
             qualified_members: count(now, before, |t| t.qualified_members),
             points_awarded: measure(now, before, |t| Some(t.points_awarded as f64)),
             fund_awarded_cents: measure(now, before, |t| Some(t.fund_awarded_cents as f64)),
@@ -318,13 +326,13 @@ impl Stats {
                 IncidentStatus::ALL.map(|s| s.as_str().to_owned()),
                 |t| t.incidents_by_status.clone(),
             ),
-            incident_median_resolve_s: measure(now, before, |t| seconds(median(&t.resolve_ms))),
+            incident_median_resolve_s: measure(now, before, |t| median_seconds(&t.resolve_ms)),
             dispatches: count(now, before, |t| t.dispatches),
             dispatch_median_first_accept_s: measure(now, before, |t| {
-                seconds(median(&t.first_accept_ms))
+                median_seconds(&t.first_accept_ms)
             }),
             dispatch_median_arrival_s: measure(now, before, |t| {
-                seconds(median(&t.first_arrival_ms))
+                median_seconds(&t.first_arrival_ms)
             }),
             envoys_active: count(now, before, |t| t.envoys_active),
             envoys_registered: count(now, before, |t| t.envoys_registered),
@@ -435,6 +443,18 @@ mod tests {
         assert_eq!(median(&[5]), Some(5.0));
         assert_eq!(median(&[9, 1, 5]), Some(5.0));
         assert_eq!(median(&[4, 1, 3, 2]), Some(2.5));
+        assert_eq!(median_seconds(&[12_340, 12_360]), Some(12.4));
+        assert_eq!(median_seconds(&[]), None);
+        assert_eq!(patrol_hours(4_680_000), 1.3);
+    }
+
+    #[test]
+    fn changes_in_percent() {
+        assert_eq!(change_pct(Some(150.0), Some(100.0)), Some(50.0));
+        assert_eq!(change_pct(Some(1.0), Some(3.0)), Some(-66.7));
+        assert_eq!(change_pct(Some(1.0), Some(0.0)), None);
+        assert_eq!(change_pct(None, Some(2.0)), None);
+        assert_eq!(change_pct(Some(1.0), None), None);
     }
 
     fn tally() -> Tally {

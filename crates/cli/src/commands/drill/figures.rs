@@ -5,6 +5,7 @@
 
 use super::api::Api;
 use chrono::{DurationRound as _, SecondsFormat};
+use pp_domain::stats;
 use pp_domain::time::Timestamp;
 use pp_domain::UserId;
 use serde_json::Value;
@@ -26,13 +27,13 @@ pub struct Expected {
     pub incidents_reported: usize,
     pub incidents_by_category: BTreeMap<String, usize>,
     pub incidents_by_outcome: BTreeMap<String, usize>,
-    /// seconds from report to resolution, of the resolved reports
-    pub resolve_s: Vec<f64>,
+    /// milliseconds from report to resolution, of the resolved reports
+    pub resolve_ms: Vec<i64>,
     pub dispatches: usize,
-    /// seconds to the first acceptance, of the dispatches someone took
-    pub first_accept_s: Vec<f64>,
-    /// seconds to the first arrival, of the dispatches someone reached
-    pub arrival_s: Vec<f64>,
+    /// milliseconds to the first acceptance, of the dispatches someone took
+    pub first_accept_ms: Vec<i64>,
+    /// milliseconds to the first arrival, of the dispatches someone reached
+    pub arrival_ms: Vec<i64>,
     pub envoys_active: usize,
     pub envoys_registered: usize,
 }
@@ -44,23 +45,6 @@ struct Row {
     key: Option<String>,
     value: Option<f64>,
     tolerance: f64,
-}
-
-/// The median (the mean of the two middle values of an even count), None when empty.
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
-
-fn round_to(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 impl Expected {
@@ -85,7 +69,7 @@ impl Expected {
         rows.push(Row {
             figure: "patrol_hours",
             key: None,
-            value: Some(round_to(self.patrol_ms as f64 / 3_600_000.0, 2)),
+            value: Some(stats::patrol_hours(self.patrol_ms)),
             tolerance: 0.01,
         });
         rows.push(count("qualified_members", self.qualified.len()));
@@ -110,19 +94,19 @@ impl Expected {
                 ..count("incidents_by_outcome", *n)
             });
         }
-        let seconds = |figure: &'static str, v: &[f64]| Row {
+        let seconds = |figure: &'static str, ms: &[i64]| Row {
             figure,
             key: None,
-            value: median(v).map(|m| round_to(m, 1)),
+            value: stats::median_seconds(ms),
             tolerance: 0.1,
         };
-        rows.push(seconds("incident_median_resolve_s", &self.resolve_s));
+        rows.push(seconds("incident_median_resolve_s", &self.resolve_ms));
         rows.push(count("dispatches", self.dispatches));
         rows.push(seconds(
             "dispatch_median_first_accept_s",
-            &self.first_accept_s,
+            &self.first_accept_ms,
         ));
-        rows.push(seconds("dispatch_median_arrival_s", &self.arrival_s));
+        rows.push(seconds("dispatch_median_arrival_s", &self.arrival_ms));
         rows.push(count("envoys_active", self.envoys_active));
         rows.push(count("envoys_registered", self.envoys_registered));
         rows
@@ -231,36 +215,6 @@ fn show(v: Option<f64>) -> String {
     v.map_or_else(|| "null".to_owned(), |x| format!("{x}"))
 }
 
-/// change_pct by its definition: (value − previous)/previous × 100 to 1 decimal; null when
-/// previous is null or 0 or value is null.
-fn change_pct(value: Option<f64>, previous: Option<f64>) -> Option<f64> {
-    match (value, previous) {
-        (Some(v), Some(p)) if p != 0.0 => Some(round_to((v - p) / p * 100.0, 1)),
-        _ => None,
-    }
-}
-
-/// Splits one CSV line (quoted fields allowed).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    out.push(field);
-    out
-}
-
 fn csv_number(s: &str) -> Option<f64> {
     match s.trim() {
         "" | "null" => None,
@@ -361,7 +315,7 @@ pub async fn check(
     }
     // change_pct by its definition, on every figure
     for ((figure, key), f) in &got {
-        let want = change_pct(number(&f["value"]), number(&f["previous"]));
+        let want = stats::change_pct(number(&f["value"]), number(&f["previous"]));
         if !same(want, number(&f["change_pct"]), 0.1) {
             problems.push(format!(
                 "{figure}[{key}]: change_pct {} for value {} and previous {} (expected {})",
@@ -383,23 +337,27 @@ pub async fn check(
     }
     // the CSV export: figure,key,value,previous,change_pct, one row per figure (and key)
     let csv = csv.as_str().unwrap_or_default();
-    let mut lines = csv.lines();
-    let header = lines.next().unwrap_or_default().trim();
-    if header != "figure,key,value,previous,change_pct" {
-        problems.push(format!("CSV export header {header:?}"));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    match reader.headers() {
+        Ok(h)
+            if h.iter()
+                .eq(["figure", "key", "value", "previous", "change_pct"]) => {}
+        h => problems.push(format!("CSV export header {h:?}")),
     }
     let mut csv_rows = 0;
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let f = csv_fields(line.trim_end_matches('\r'));
-        if f.len() != 5 {
-            problems.push(format!("CSV export line {line:?}"));
-            continue;
-        }
+    for record in reader.records() {
+        let f = match record {
+            Ok(r) if r.len() == 5 => r,
+            other => {
+                problems.push(format!("CSV export row {other:?}"));
+                continue;
+            }
+        };
         csv_rows += 1;
-        let Some(j) = got.get(&(f[0].clone(), f[1].clone())) else {
+        let Some(j) = got.get(&(f[0].to_owned(), f[1].to_owned())) else {
             problems.push(format!(
                 "CSV export has {}[{}], GET /stats does not",
-                f[0], f[1]
+                &f[0], &f[1]
             ));
             continue;
         };
@@ -407,7 +365,7 @@ pub async fn check(
             if !same(csv_number(&f[col]), number(&j[name]), 1e-6) {
                 problems.push(format!(
                     "CSV export {}[{}] {name} {:?}, JSON {}",
-                    f[0], f[1], f[col], j[name]
+                    &f[0], &f[1], &f[col], j[name]
                 ));
             }
         }
@@ -439,23 +397,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn medians_and_change() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
-        assert_eq!(change_pct(Some(150.0), Some(100.0)), Some(50.0));
-        assert_eq!(change_pct(Some(1.0), Some(3.0)), Some(-66.7));
-        assert_eq!(change_pct(Some(1.0), Some(0.0)), None);
-        assert_eq!(change_pct(None, Some(2.0)), None);
-        assert_eq!(change_pct(Some(1.0), None), None);
-    }
-
-    #[test]
-    fn csv_lines_are_split_with_quotes() {
-        assert_eq!(
-            csv_fields("a,,1,\"x,y\",\"q\"\"\""),
-            ["a", "", "1", "x,y", "q\""]
-        );
+    fn csv_cells_are_numbers_or_null() {
         assert_eq!(csv_number(""), None);
         assert_eq!(csv_number("12.5"), Some(12.5));
     }

@@ -1741,7 +1741,7 @@ impl Holiday {
                 let closed = f
                     .closed_at
                     .ok_or_else(|| anyhow::anyhow!("resolved report {} has no closed_at", f.id))?;
-                e.resolve_s.push(ms_between(f.created_at, closed));
+                e.resolve_ms.push(ms_between(f.created_at, closed));
             }
         }
         for d in &self.dispatches {
@@ -1773,10 +1773,10 @@ impl Holiday {
                 d.arrived_by.len()
             );
             if let Some(first) = took.iter().filter_map(|r| r.answered_at).min() {
-                e.first_accept_s.push(ms_between(v.created_at, first));
+                e.first_accept_ms.push(ms_between(v.created_at, first));
             }
             if let Some(first) = v.recipients.iter().filter_map(|r| r.arrived_at).min() {
-                e.arrival_s.push(ms_between(v.created_at, first));
+                e.arrival_ms.push(ms_between(v.created_at, first));
             }
         }
         e.envoys_active = self.phones.iter().filter(|p| p.seen).count();
@@ -1785,8 +1785,8 @@ impl Holiday {
 }
 
 /// Seconds from `a` to `b`.
-fn ms_between(a: Timestamp, b: Timestamp) -> f64 {
-    (b - a).num_milliseconds() as f64 / 1000.0
+fn ms_between(a: Timestamp, b: Timestamp) -> i64 {
+    (b - a).num_milliseconds()
 }
 
 impl Phone {
