@@ -34,15 +34,16 @@ async fn national_day_drill_at_reduced_scale_on_both_databases() {
             c
         });
         let started = std::time::Instant::now();
-        let out = cmd(dir.path(), &db.url)
-            .args(["drill", "national-day", "--url", &base])
-            .args([
-                "--admin-phone",
-                ADMIN_PHONE,
-                "--admin-password",
-                ADMIN_PASSWORD,
-            ])
-            .args(["--envoys", "3000", "--crowd", "60"])
+        // the drill at 3,000 envoys and a crowd of 60 against this server
+        let drill = || {
+            let mut c = cmd(dir.path(), &db.url);
+            c.args(["drill", "national-day", "--url", &base])
+                .args(["--admin-phone", ADMIN_PHONE])
+                .args(["--admin-password", ADMIN_PASSWORD])
+                .args(["--envoys", "3000", "--crowd", "60"]);
+            c
+        };
+        let out = drill()
             .args(["--server-pid", &server.id().to_string()])
             .output()
             .unwrap();
@@ -59,17 +60,7 @@ async fn national_day_drill_at_reduced_scale_on_both_databases() {
         assert!(printed.contains("peak"), "the server's memory: {printed}");
 
         // a second drill on the same server in the same hour is refused: it is not quiet
-        let again = cmd(dir.path(), &db.url)
-            .args(["drill", "national-day", "--url", &base])
-            .args([
-                "--admin-phone",
-                ADMIN_PHONE,
-                "--admin-password",
-                ADMIN_PASSWORD,
-            ])
-            .args(["--envoys", "3000", "--crowd", "60"])
-            .output()
-            .unwrap();
+        let again = drill().output().unwrap();
         assert!(!again.status.success());
         let said = String::from_utf8_lossy(&again.stderr);
         assert!(said.contains("not quiet"), "{said}");

@@ -4,9 +4,9 @@
 
 use pp_domain::account::Phone;
 use pp_store::testing::{backends, TestDb};
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_peacepatrol");
+mod common;
+use common::cmd;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_import_writes_codes_and_reports_refusals() {
@@ -20,11 +20,7 @@ async fn user_import_writes_codes_and_reports_refusals() {
         )
         .unwrap();
         let run = |extra: &[&str]| {
-            let out = Command::new(BIN)
-                .env_remove("PEACEPATROL_CONFIG")
-                .env("PEACEPATROL_DATA_DIR", dir.path())
-                .env("PEACEPATROL_DATABASE_URL", &db.url)
-                .current_dir(dir.path())
+            let out = cmd(dir.path(), &db.url)
                 .args(["user", "import", "--csv"])
                 .arg(&csv)
                 .args(extra)

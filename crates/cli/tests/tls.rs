@@ -3,19 +3,18 @@
 //! with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_peacepatrol");
+mod common;
+use common::{start_printed, stop};
 
 /// `peacepatrol` on a SQLite file of `dir`, listening on a free loopback port, with no config
 /// file and no TLS setting from the environment.
 fn cmd(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = common::cmd(dir, &format!("sqlite://{}", dir.join("pp.db").display()));
     for var in [
-        "PEACEPATROL_CONFIG",
         "PEACEPATROL_TLS_CERT",
         "PEACEPATROL_TLS_KEY",
         "PEACEPATROL_TLS_SELF_SIGNED",
@@ -23,13 +22,6 @@ fn cmd(dir: &Path) -> Command {
     ] {
         c.env_remove(var);
     }
-    c.env("PEACEPATROL_DATA_DIR", dir)
-        .env(
-            "PEACEPATROL_DATABASE_URL",
-            format!("sqlite://{}", dir.join("pp.db").display()),
-        )
-        .env("PEACEPATROL_LISTEN", "127.0.0.1:0")
-        .current_dir(dir);
     c
 }
 
@@ -50,39 +42,13 @@ impl Started {
     }
 }
 
-fn start(mut c: Command) -> Started {
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("peacepatrol listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-        printed.push(line);
-    };
-    std::thread::spawn(move || for _ in lines {});
+fn start(c: Command) -> Started {
+    let (child, base, printed) = start_printed(c);
     Started {
         child,
         base,
         printed,
     }
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
 
 /// Runs a command that must end by itself (within a minute), and returns its output.

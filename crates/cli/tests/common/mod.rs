@@ -18,7 +18,13 @@ pub fn cmd(data_dir: &std::path::Path, db: &str) -> Command {
 }
 
 /// Starts a server command and returns it with the base URL it printed.
-pub fn start(mut c: Command) -> (Child, String) {
+pub fn start(c: Command) -> (Child, String) {
+    let (child, base, _) = start_printed(c);
+    (child, base)
+}
+
+/// [`start`], also returning the lines the server printed before it listened.
+pub fn start_printed(mut c: Command) -> (Child, String, Vec<String>) {
     let mut child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -38,7 +44,7 @@ pub fn start(mut c: Command) -> (Child, String) {
     };
     // keep draining stdout so the child never blocks on a full pipe
     std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    (child, base, printed)
 }
 
 pub fn stop(mut child: Child) {
