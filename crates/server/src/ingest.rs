@@ -275,9 +275,9 @@ impl std::fmt::Debug for Job {
 
 impl Ingest {
     /// Rebuilds the live index from the envoys' latest stored points taken at or after `since`
-    /// and the heat index from the store's aggregates, then starts `writers` writer tasks (each commits its own groups; SQLite serialises them
-    /// on its one write connection anyway, so one is enough there). The tasks end when the
-    /// pipeline is dropped.
+    /// and the heat index from the store's aggregates, then starts `writers` writer tasks (each
+    /// commits its own groups; SQLite runs one write transaction at a time anyway, so one is
+    /// enough there). The tasks end when the pipeline is dropped.
     pub async fn start(
         store: Arc<dyn Store>,
         since: Timestamp,

@@ -143,7 +143,7 @@ impl AppState {
             secret.len()
         );
         let writers = match store.kind() {
-            // one write connection: more writers would only queue behind it
+            // one write transaction at a time: more writers would only queue behind it
             DbKind::Sqlite => 1,
             DbKind::Postgres => POSTGRES_WRITERS,
         };

@@ -734,6 +734,69 @@ async fn positions_of_many_envoys_in_one_call() {
 }
 
 /// Claims a team of `task` for `members[0]`, joins the others and starts it at the tower.
+/// Position appends and other writes at once (on SQLite two write connections, each waiting
+/// for the other's write lock): every one commits, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_beside_claims_and_joins_all_commit() {
+    for b in backends() {
+        let (_db, store) = TestDb::store(b).await;
+        let cmd = user(&store, 1, Role::Commander).await;
+        let t = task(&store, cmd.id, 3, 5).await;
+        let envoys: Vec<UserId> = futures_join(&store, 10..30)
+            .await
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let appends: Vec<_> = envoys
+            .iter()
+            .map(|&id| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for k in 0..10 {
+                        let points: Vec<Position> =
+                            (0..5).map(|j| pos(k * 5 + j, j as f64, false)).collect();
+                        let new = store.append_positions(&[batch(id, &points)]).await?;
+                        assert_eq!(new, vec![vec![true; 5]]);
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .collect();
+        let claims: Vec<_> = envoys
+            .iter()
+            .map(|&id| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_team(t.id, id, now()).await })
+            })
+            .collect();
+        for h in appends {
+            h.await.unwrap().unwrap();
+        }
+        let mut teams = 0;
+        for h in claims {
+            match h.await.unwrap() {
+                Ok(_) => teams += 1,
+                Err(e) => assert_eq!(code(e), "no_team_slots", "{b:?}"),
+            }
+        }
+        assert_eq!(teams, 3, "{b:?}");
+        let tracks = store
+            .tracks(&envoys, now(), now() + Duration::seconds(60))
+            .await
+            .unwrap();
+        for id in &envoys {
+            assert_eq!(tracks[id].len(), 50, "{b:?}");
+        }
+        let latest = store.latest_positions(now()).await.unwrap();
+        for &id in &envoys {
+            assert_eq!(
+                latest_of(&latest, id).unwrap().ts,
+                now() + Duration::seconds(49)
+            );
+        }
+    }
+}
+
 async fn started_team(store: &Arc<dyn Store>, task: &Task, members: &[UserId]) -> TeamId {
     started_team_at(store, task, members, now()).await
 }

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 type Db = sqlx::Postgres;
 const KIND: DbKind = DbKind::Postgres;
+/// Write transactions begin with a plain `BEGIN` (row locks settle conflicts).
+const BEGIN_WRITE: Option<&str> = None;
+/// Positions are appended through the one pool, as everything else is written.
+type Appender = sqlx::PgPool;
 
 /// Locks the rows a read-check-write transaction decides on.
 macro_rules! locked {
@@ -24,6 +28,8 @@ macro_rules! locked {
 )]
 #[path = "../sql/mod.rs"]
 mod sql;
+
+mod positions;
 
 pub(crate) use sql::SqlStore as PgStore;
 
@@ -61,6 +67,7 @@ impl PgStore {
         }
         Ok(PgStore {
             write: pool.clone(),
+            appender: pool.clone(),
             read: pool,
         })
     }

@@ -87,7 +87,7 @@ async fn change_recipient(
     user: UserId,
     change: impl FnOnce(&mut Recipient, &Dispatch) -> pp_domain::DomainResult<bool>,
 ) -> StoreResult<(DispatchView, bool)> {
-    let mut tx = store.write.begin().await?;
+    let mut tx = store.begin_write().await?;
     let mut view = locked_view(&mut tx, id).await?;
     let DispatchView {
         dispatch,
@@ -157,7 +157,7 @@ impl DispatchStore for SqlStore {
         candidates: &[(UserId, f64)],
         now: Timestamp,
     ) -> StoreResult<Alerted> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut view = locked_view(&mut tx, id).await?;
         let mut wanted = view.dispatch.wanted(&view.tally());
         let mut new = Vec::new();
@@ -221,7 +221,7 @@ impl DispatchStore for SqlStore {
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<DispatchView> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut view = locked_view(&mut tx, id).await?;
         view.dispatch.close(by, now)?;
         sqlx::query(
@@ -272,7 +272,7 @@ impl DispatchStore for SqlStore {
         id: DispatchId,
         now: Timestamp,
     ) -> StoreResult<Option<Dispatch>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut view = locked_view(&mut tx, id).await?;
         let Some(radius_m) = view.dispatch.escalation_due(&view.tally(), now) else {
             return Ok(None);

@@ -104,7 +104,7 @@ impl IncidentStore for SqlStore {
         new: &NewIncident<'_>,
         now: Timestamp,
     ) -> StoreResult<IncidentView> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let department: String =
             sqlx::query_scalar("SELECT department FROM routing WHERE category = $1")
                 .bind(new.category.code())
@@ -232,7 +232,7 @@ impl IncidentStore for SqlStore {
         note: &str,
         now: Timestamp,
     ) -> StoreResult<(IncidentView, Option<TimelineEntry>)> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_incident(&mut tx, id).await?;
         let mut view = incident_in(&mut tx, id).await?;
         if !view.incident.may_see(actor) {
@@ -320,7 +320,7 @@ impl SqlStore {
         by: UserId,
         now: Timestamp,
     ) -> StoreResult<Vec<RoutingRule>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (category, department) in rules {
             check_department(&mut tx, department).await?;
             sqlx::query(

@@ -1,8 +1,10 @@
 //! The SQL both backends run. This file is compiled twice, once inside `crate::sqlite` and once
 //! inside `crate::postgres` (each includes it with `#[path]`), against that parent's `Db` type,
-//! `KIND`, and `locked!` macro (which appends `FOR UPDATE` on PostgreSQL; SQLite serialises
-//! writers on its single write connection instead). One text, two concrete compilations: the
-//! backends cannot drift apart, and each keeps its own migrations.
+//! `KIND`, `BEGIN_WRITE` and `locked!` macro (which appends `FOR UPDATE` on PostgreSQL; SQLite
+//! runs one write transaction at a time instead, each taking the lock as it begins). One text,
+//! two concrete compilations: the backends cannot drift apart, and each keeps its own
+//! migrations. The one exception is the position append of the ingest's hot path (the
+//! backend's `append_rows`, in `sqlite/positions.rs` and `postgres/positions.rs`).
 
 mod dispatch;
 mod incident;
@@ -11,8 +13,7 @@ mod stats;
 use super::{Db, KIND};
 use crate::rows::{
     BalancesRow, CredentialsRow, DepartmentRow, EnvoyCardRow, HeatRowRow, LeaderRowRow, LedgerRow,
-    MemberRow, OutcomeRow, PositionKeyRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow,
-    TrackRow, UserRow,
+    MemberRow, OutcomeRow, TaskRow, TaskTeamsRow, TeamRow, TeamSummaryRow, TrackRow, UserRow,
 };
 use crate::{
     Activation, AdminStore, Department, EnvoyCard, FinishOutcome, HeatRow, ImportOutcome,
@@ -33,12 +34,27 @@ use sqlx::{Pool, QueryBuilder, Transaction};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// A store on one database. Writes go through `write` (on SQLite a single connection, so write
-/// transactions never interleave), reads through `read`.
+/// A store on one database. Writes go through `write` (on SQLite a single connection), reads
+/// through `read`, and position appends through the backend's `appender` (on SQLite a second
+/// write connection of its own, see `sqlite/positions.rs`; on PostgreSQL the `write` pool).
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(super) write: Pool<Db>,
     pub(super) read: Pool<Db>,
+    pub(super) appender: super::Appender,
+}
+
+impl SqlStore {
+    /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE`, which takes the database's
+    /// write lock at once (waiting for the other write connection, the appender, to commit)
+    /// rather than at the first write, where a transaction that read first would fail if the
+    /// appender had committed since.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Db>> {
+        match super::BEGIN_WRITE {
+            Some(begin) => self.write.begin_with(begin).await,
+            None => self.write.begin().await,
+        }
+    }
 }
 
 const USER_COLS: &str = "id, phone, name, role, department, created_at";
@@ -66,7 +82,7 @@ const EXACT_BELOW: usize = 64;
 /// one chunk. Long statements thus have one of four shapes, each prepared once per connection
 /// and kept in its statement cache, rather than a new text to parse and cache for every length
 /// (a prepared statement of thousands of rows is large).
-fn shaped_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+pub(super) fn shaped_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     let mut rest = rows;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -188,7 +204,7 @@ async fn insert_awards(
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, u: &NewUser, now: Timestamp) -> StoreResult<User> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let department = match &u.department {
             None => None,
             Some(d) => Some(
@@ -329,7 +345,7 @@ impl UserStore for SqlStore {
             return Ok(0);
         }
         let created_at = to_millis(now);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut created = 0;
         for chunk in shaped_chunks(users) {
             let mut qb = QueryBuilder::<Db>::new(
@@ -379,7 +395,7 @@ impl UserStore for SqlStore {
         let expires_at = to_millis(expires_at);
         let mut outcomes = Vec::with_capacity(rows.len());
         for batch in rows.chunks(IMPORT_BATCH_ROWS) {
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.begin_write().await?;
             // the accounts some rows name already, with their password hash (empty: pending)
             let mut existing: HashMap<String, (Uuid, String)> = HashMap::new();
             for chunk in shaped_chunks(batch) {
@@ -470,7 +486,7 @@ impl UserStore for SqlStore {
         max_attempts: i32,
         now: Timestamp,
     ) -> StoreResult<Activation> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         // the user row's lock serialises activations of one account (PostgreSQL; SQLite has
         // one writer)
         let Some((id, hash)) = sqlx::query_as::<_, (Uuid, String)>(locked!(
@@ -648,7 +664,7 @@ impl TaskStore for SqlStore {
     }
 
     async fn close_task(&self, id: TaskId, now: Timestamp) -> StoreResult<Task> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut task = task_in(&mut tx, id, true).await?;
         task.check_close()?;
         sqlx::query("UPDATE tasks SET status = 'closed', closed_at = $2 WHERE id = $1")
@@ -670,7 +686,7 @@ impl TeamStore for SqlStore {
         leader: UserId,
         now: Timestamp,
     ) -> StoreResult<Team> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let task = task_in(&mut tx, task_id, true).await?;
         let teams: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM teams WHERE task_id = $1 AND state <> 'disbanded'",
@@ -744,7 +760,7 @@ impl TeamStore for SqlStore {
         user: UserId,
         now: Timestamp,
     ) -> StoreResult<JoinOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let team = lock_team(&mut tx, team_id).await?;
         let current: Option<uuid::Uuid> = sqlx::query_scalar(
             "SELECT team_id FROM team_members WHERE user_id = $1 AND is_current = 1",
@@ -781,7 +797,7 @@ impl TeamStore for SqlStore {
         user: UserId,
         now: Timestamp,
     ) -> StoreResult<LeaveOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let team = lock_team(&mut tx, team_id).await?;
         let members = member_ids(&mut tx, team_id).await?;
         if !members.contains(&user) {
@@ -833,7 +849,7 @@ impl TeamStore for SqlStore {
         user: UserId,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let team = lock_team(&mut tx, team_id).await?;
         team.check_remove(by, user)?;
         let done = sqlx::query(
@@ -859,7 +875,7 @@ impl TeamStore for SqlStore {
         photo_sha256: &str,
         now: Timestamp,
     ) -> StoreResult<Team> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut team = lock_team(&mut tx, team_id).await?;
         let task = task_in(&mut tx, team.task_id, false).await?;
         let members = member_ids(&mut tx, team_id).await?;
@@ -918,90 +934,44 @@ impl TeamStore for SqlStore {
 }
 
 /// A point of an [`PositionStore::append_positions`] call, with where it came from.
-struct PointRow<'a> {
-    user: Uuid,
+pub(super) struct PointRow<'a> {
+    pub(super) user: Uuid,
     /// Unix milliseconds, as stored: two points of an envoy less than a millisecond apart are
     /// one point.
-    ts: i64,
-    point: &'a Position,
-    cells: &'a pp_geo::cells::Cells,
+    pub(super) ts: i64,
+    pub(super) point: &'a Position,
+    pub(super) cells: &'a pp_geo::cells::Cells,
     batch: usize,
     index: usize,
 }
 
-/// Adds the new unflagged points to their heat rows: one visit each, summed per row first.
-async fn add_heat(
-    tx: &mut Transaction<'_, Db>,
-    rows: &[PointRow<'_>],
-    new: &[bool],
-) -> StoreResult<()> {
-    let mut visits: HashMap<(i64, pp_geo::cells::Cells, Uuid), i64> = HashMap::new();
+/// A heat row's key: hour, the point's cells, the envoy.
+pub(super) type HeatKey = (i64, pp_geo::cells::Cells, Uuid);
+
+/// The visits the new unflagged points add to their heat rows, summed per row, in key order
+/// (concurrent writers lock rows in one order, as for the points).
+pub(super) fn heat_visits(rows: &[PointRow<'_>], new: &[bool]) -> Vec<(HeatKey, i64)> {
+    let mut visits: HashMap<HeatKey, i64> = HashMap::new();
     for (r, _) in rows.iter().zip(new).filter(|(r, &n)| n && !r.point.flagged) {
         let hour = r.ts.div_euclid(pp_domain::heat::HOUR_MS);
         *visits.entry((hour, *r.cells, r.user)).or_default() += 1;
     }
     let mut visits: Vec<_> = visits.into_iter().collect();
-    // key order, as for the points: concurrent writers lock rows in one order
     visits.sort_unstable_by_key(|(k, _)| *k);
-    for chunk in shaped_chunks(&visits) {
-        let mut qb =
-            QueryBuilder::<Db>::new("INSERT INTO heat (hour, r10, r9, r8, r7, user_id, visits) ");
-        qb.push_values(chunk, |mut b, ((hour, cells, user), n)| {
-            // H3 indexes use 63 bits: stored as signed 64-bit integers unchanged
-            let [r7, r8, r9, r10] = cells.0.map(|c| c as i64);
-            b.push_bind(*hour)
-                .push_bind(r10)
-                .push_bind(r9)
-                .push_bind(r8)
-                .push_bind(r7)
-                .push_bind(*user)
-                .push_bind(*n);
-        });
-        qb.push(
-            " ON CONFLICT (hour, r10, r9, r8, r7, user_id)
-              DO UPDATE SET visits = heat.visits + excluded.visits",
-        );
-        qb.build().execute(&mut **tx).await?;
-    }
-    Ok(())
+    visits
 }
 
-/// Inserts the points (distinct keys), skipping those stored already. With `returning` it
-/// collects the keys of the points it inserted; without, it only counts them (much faster on
-/// SQLite, where every returned row crosses a thread).
-async fn insert_points(
-    tx: &mut Transaction<'_, Db>,
-    rows: &[PointRow<'_>],
-    returning: bool,
-) -> StoreResult<(u64, HashSet<(Uuid, i64)>)> {
-    let mut inserted = 0;
-    let mut keys = HashSet::new();
-    for chunk in shaped_chunks(rows) {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.user)
-                .push_bind(r.ts)
-                .push_bind(r.point.at.lat)
-                .push_bind(r.point.at.lng)
-                .push_bind(r.point.accuracy_m)
-                .push_bind(r.point.flagged);
-        });
-        qb.push(" ON CONFLICT (user_id, ts) DO NOTHING");
-        if returning {
-            qb.push(" RETURNING user_id, ts");
-            let new = qb
-                .build_query_as::<PositionKeyRow>()
-                .fetch_all(&mut **tx)
-                .await?;
-            inserted += new.len() as u64;
-            keys.extend(new.into_iter().map(|k| (k.user_id, k.ts)));
-        } else {
-            inserted += qb.build().execute(&mut **tx).await?.rows_affected();
+/// Each envoy's latest new unflagged point: `rows` are in (user, ts) order, so it is the last
+/// such row of the envoy's run.
+pub(super) fn latest_rows<'r, 'a>(rows: &'r [PointRow<'a>], new: &[bool]) -> Vec<&'r PointRow<'a>> {
+    let mut latest: Vec<&PointRow<'_>> = Vec::new();
+    for (r, _) in rows.iter().zip(new).filter(|(r, &n)| n && !r.point.flagged) {
+        match latest.last_mut() {
+            Some(last) if last.user == r.user => *last = r,
+            _ => latest.push(r),
         }
     }
-    Ok((inserted, keys))
+    latest
 }
 
 #[async_trait]
@@ -1037,55 +1007,13 @@ impl PositionStore for SqlStore {
         // the first is kept: it is the one stored, and the only one that can be new.
         rows.sort_by_key(|r| (r.user, r.ts));
         rows.dedup_by_key(|r| (r.user, r.ts));
-
-        // Usually every point is new (a retry of a stored batch is rare): insert and count.
-        // When fewer went in than were sent, some were stored already; then the call is done
-        // again, finding out with RETURNING which points it inserts.
-        let mut tx = self.write.begin().await?;
-        let (inserted, _) = insert_points(&mut tx, &rows, false).await?;
-        let new: Vec<bool> = if inserted == rows.len() as u64 {
-            vec![true; rows.len()]
-        } else {
-            tx.rollback().await?;
-            tx = self.write.begin().await?;
-            let (_, keys) = insert_points(&mut tx, &rows, true).await?;
-            rows.iter()
-                .map(|r| keys.contains(&(r.user, r.ts)))
-                .collect()
-        };
-
-        // Each envoy's latest new unflagged point: rows are in (user, ts) order, so it is the
-        // last such row of the envoy's run.
-        let mut latest: Vec<&PointRow<'_>> = Vec::new();
-        for (r, &is_new) in rows.iter().zip(&new) {
+        // In ONE transaction: the points (skipping those stored already), each envoy's latest
+        // point and the heat rows; each backend in its fastest way (see `append_rows` in
+        // `sqlite/positions.rs` and `postgres/positions.rs`).
+        let new = self.append_rows(&rows).await?;
+        for (r, is_new) in rows.iter().zip(new) {
             fresh[r.batch][r.index] = is_new;
-            if is_new && !r.point.flagged {
-                match latest.last_mut() {
-                    Some(last) if last.user == r.user => *last = r,
-                    _ => latest.push(r),
-                }
-            }
         }
-        for chunk in shaped_chunks(&latest) {
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.user)
-                    .push_bind(r.ts)
-                    .push_bind(r.point.at.lat)
-                    .push_bind(r.point.at.lng)
-                    .push_bind(r.point.accuracy_m);
-            });
-            qb.push(
-                " ON CONFLICT (user_id) DO UPDATE SET ts = excluded.ts, lat = excluded.lat,
-                    lng = excluded.lng, accuracy_m = excluded.accuracy_m
-                  WHERE excluded.ts > latest_positions.ts",
-            );
-            qb.build().execute(&mut *tx).await?;
-        }
-        add_heat(&mut tx, &rows, &new).await?;
-        tx.commit().await?;
         Ok(fresh)
     }
 
@@ -1176,7 +1104,7 @@ impl PositionStore for SqlStore {
         .await?;
         let mut deleted = 0;
         if !ids.is_empty() {
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.begin_write().await?;
             for chunk in shaped_chunks(&ids) {
                 let mut qb = QueryBuilder::<Db>::new("DELETE FROM positions WHERE ts < ");
                 qb.push_bind(to_millis(before));
@@ -1210,7 +1138,7 @@ impl LedgerStore for SqlStore {
         outcomes: &[MemberOutcome],
         now: Timestamp,
     ) -> StoreResult<FinishOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut team = lock_team(&mut tx, team_id).await?;
         if team.state == TeamState::Finished {
             let members = sqlx::query_as::<_, OutcomeRow>(OUTCOMES_SQL)
@@ -1296,7 +1224,7 @@ impl LedgerStore for SqlStore {
             )
             .into());
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE id = $1")
             .bind(e.user_id.0)
             .fetch_optional(&mut *tx)

@@ -1,6 +1,7 @@
-//! The embedded SQLite backend: one file under the data dir, WAL mode, one write connection
-//! (so write transactions are serialised and never hit SQLITE_BUSY upgrades) and a small pool
-//! of readers that WAL lets run beside it.
+//! The embedded SQLite backend: one file under the data dir, WAL mode, two write connections
+//! (sqlx's for everything but position appends, and the appender's for those, see
+//! `positions.rs`; SQLite serialises their transactions, each taking the write lock when it
+//! begins) and a small pool of readers that WAL lets run beside them.
 
 use crate::{DbKind, StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -9,15 +10,18 @@ use std::time::Duration;
 
 type Db = sqlx::Sqlite;
 const KIND: DbKind = DbKind::Sqlite;
+/// Write transactions take the write lock when they begin (see `SqlStore::begin_write`).
+const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
+use positions::Appender;
 
-/// Page cache of the write connection, KiB: the upper B-tree pages of the position history
+/// Page cache of the appender's connection, KiB: the upper B-tree pages of the position history
 /// (millions of rows) stay cached, so an append reads few pages from the file.
-const WRITE_CACHE_KIB: u32 = 8 * 1024;
+pub(crate) const WRITE_CACHE_KIB: u32 = 8 * 1024;
 /// WAL pages after which a commit checkpoints: larger than SQLite's 1000 so that a page changed
 /// by many commits is copied to the database file once per checkpoint, not once per few commits.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
 
-/// SQLite has no row locks: writers are already serialised on the one write connection.
+/// SQLite has no row locks: its write transactions are serialised by its write lock.
 macro_rules! locked {
     ($sql:literal) => {
         $sql
@@ -31,6 +35,8 @@ macro_rules! locked {
 )]
 #[path = "../sql/mod.rs"]
 mod sql;
+
+mod positions;
 
 pub(crate) use sql::SqlStore as SqliteStore;
 
@@ -58,22 +64,32 @@ impl SqliteStore {
                 })?;
             }
         }
+        // No ping before handing out a connection (sqlx's default): a SQLite connection is a
+        // file handle in this process, not a socket that can go stale, and the ping is a round
+        // trip to the connection's thread (~150 µs here) before every statement's own.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(
                 options
                     .clone()
-                    .pragma("cache_size", format!("-{}", WRITE_CACHE_KIB))
                     .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
             )
             .await?;
         if migrate {
             MIGRATOR.run(&write).await?;
         }
+        // after the migrations: the appender's statements are prepared on first use
+        let appender = Appender::open(options.get_filename())?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            write,
+            read,
+            appender,
+        })
     }
 }
