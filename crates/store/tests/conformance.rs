@@ -797,6 +797,61 @@ async fn appends_beside_claims_and_joins_all_commit() {
     }
 }
 
+/// Holds the write lock another way than the store does (`lock`, on `other`), starts an append,
+/// checks that it waits, lets go, and checks that it commits.
+async fn append_behind<C>(mut other: C, lock: &[&str], store: &Arc<dyn Store>, envoy: UserId)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    use sqlx::Executor;
+    for sql in lock {
+        (&mut other).execute(*sql).await.unwrap();
+    }
+    let append = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append_positions(&[batch(envoy, &[pos(1, 0.0, false)])])
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!append.is_finished(), "the append waits for the lock");
+    (&mut other).execute("COMMIT").await.unwrap();
+    assert_eq!(append.await.unwrap().unwrap(), vec![vec![true]]);
+}
+
+/// A position append waits for another writer's transaction, then commits. The runtime has one
+/// thread: on SQLite the appender waits in async pauses, leaving it to the other writer.
+#[tokio::test]
+async fn an_append_waits_for_another_writers_transaction() {
+    for b in backends() {
+        let (db, store) = TestDb::store(b).await;
+        let envoy = user(&store, 1, Role::Envoy).await.id;
+        match b {
+            Backend::Sqlite => {
+                let other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                    .await
+                    .unwrap();
+                append_behind(other, &["BEGIN IMMEDIATE"], &store, envoy).await;
+            }
+            Backend::Postgres => {
+                let other = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                    .await
+                    .unwrap();
+                let lock = ["BEGIN", "LOCK TABLE positions IN EXCLUSIVE MODE"];
+                append_behind(other, &lock, &store, envoy).await;
+            }
+        }
+        let tracks = store
+            .tracks(&[envoy], now(), now() + Duration::seconds(5))
+            .await
+            .unwrap();
+        assert_eq!(tracks[&envoy].len(), 1, "{b:?}");
+    }
+}
+
 async fn started_team(store: &Arc<dyn Store>, task: &Task, members: &[UserId]) -> TeamId {
     started_team_at(store, task, members, now()).await
 }

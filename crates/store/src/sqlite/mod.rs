@@ -4,6 +4,7 @@
 //! begins) and a small pool of readers that WAL lets run beside them.
 
 use crate::{DbKind, StoreError, StoreResult};
+use positions::Appender;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,14 +13,13 @@ type Db = sqlx::Sqlite;
 const KIND: DbKind = DbKind::Sqlite;
 /// Write transactions take the write lock when they begin (see `SqlStore::begin_write`).
 const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
-use positions::Appender;
 
 /// Page cache of the appender's connection, KiB: the upper B-tree pages of the position history
 /// (millions of rows) stay cached, so an append reads few pages from the file.
-pub(crate) const WRITE_CACHE_KIB: u32 = 8 * 1024;
+const WRITE_CACHE_KIB: u32 = 8 * 1024;
 /// WAL pages after which a commit checkpoints: larger than SQLite's 1000 so that a page changed
 /// by many commits is copied to the database file once per checkpoint, not once per few commits.
-pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
 
 /// SQLite has no row locks: its write transactions are serialised by its write lock.
 macro_rules! locked {
