@@ -65,8 +65,8 @@ impl SqliteStore {
             }
         }
         // No ping before handing out a connection (sqlx's default): a SQLite connection is a
-        // file handle in this process, not a socket that can go stale, and the ping is a round
-        // trip to the connection's thread (~150 µs here) before every statement's own.
+        // file handle in this process, not a socket that can go stale, and the ping is one
+        // more round trip to the connection's thread before each use.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)

@@ -86,9 +86,9 @@ impl SqliteStore {
         let started = Instant::now();
         let mut pause = FIRST_PAUSE;
         loop {
-            // No await while the connection is held: a second caller (there is one, the ingest
-            // pipeline's writer, but the store does not rely on it) waits as long as one
-            // transaction takes. A panic inside rolled its transaction back.
+            // No await while the connection is held: a concurrent caller (the ingest pipeline's
+            // one writer is the only caller, but the store does not rely on that) waits as long
+            // as one transaction takes. A panic inside rolled its transaction back.
             let done = {
                 let db = self.appender.0.lock().unwrap_or_else(|e| e.into_inner());
                 if multi_thread && rows.len() >= BLOCK_IN_PLACE_ROWS {
