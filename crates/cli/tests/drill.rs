@@ -7,7 +7,7 @@
 use pp_store::testing::{backends, TestDb};
 
 mod common;
-use common::{cmd, start, stop};
+use common::{cmd, start, stop, succeeded};
 
 const ADMIN_PHONE: &str = "13800009999";
 const ADMIN_PASSWORD: &str = "drill-admin-2026";
@@ -17,15 +17,12 @@ async fn national_day_drill_at_reduced_scale_on_both_databases() {
     for b in backends() {
         let db = TestDb::new(b).await;
         let dir = tempfile::tempdir().unwrap();
-        let out = cmd(dir.path(), &db.url)
-            .args(["user", "add", "--phone", ADMIN_PHONE, "--name", "Admin"])
-            .args(["--role", "admin", "--password", ADMIN_PASSWORD])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeded(
+            cmd(dir.path(), &db.url)
+                .args(["user", "add", "--phone", ADMIN_PHONE, "--name", "Admin"])
+                .args(["--role", "admin", "--password", ADMIN_PASSWORD])
+                .output()
+                .unwrap(),
         );
         let (server, base) = start({
             let mut c = cmd(dir.path(), &db.url);

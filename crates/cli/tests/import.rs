@@ -6,7 +6,7 @@ use pp_domain::account::Phone;
 use pp_store::testing::{backends, TestDb};
 
 mod common;
-use common::cmd;
+use common::{cmd, succeeded};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_import_writes_codes_and_reports_refusals() {
@@ -20,18 +20,14 @@ async fn user_import_writes_codes_and_reports_refusals() {
         )
         .unwrap();
         let run = |extra: &[&str]| {
-            let out = cmd(dir.path(), &db.url)
-                .args(["user", "import", "--csv"])
-                .arg(&csv)
-                .args(extra)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
+            succeeded(
+                cmd(dir.path(), &db.url)
+                    .args(["user", "import", "--csv"])
+                    .arg(&csv)
+                    .args(extra)
+                    .output()
+                    .unwrap(),
+            )
         };
         let printed = run(&[]);
         assert!(

@@ -5,7 +5,7 @@
 use pp_store::testing::{backends, TestDb};
 
 mod common;
-use common::{cmd, start, stop};
+use common::{cmd, start, stop, succeeded};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_answers_with_embedded_assets_on_both_databases() {
@@ -29,13 +29,7 @@ async fn serve_answers_with_embedded_assets_on_both_databases() {
             }
             c.output().unwrap()
         };
-        let out = user_add("13800138000", "commander", None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stdout = succeeded(user_add("13800138000", "commander", None));
         let password = stdout
             .lines()
             .find_map(|l| l.strip_prefix("password: "))

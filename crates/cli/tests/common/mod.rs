@@ -17,6 +17,16 @@ pub fn cmd(data_dir: &std::path::Path, db: &str) -> Command {
     c
 }
 
+/// The stdout of a command that must have succeeded (its stderr in the failure message).
+pub fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Starts a server command and returns it with the base URL it printed.
 pub fn start(c: Command) -> (Child, String) {
     let (child, base, _) = start_printed(c);
