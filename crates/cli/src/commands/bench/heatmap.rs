@@ -40,7 +40,7 @@
 
 use super::load::ACCURACY_M;
 use super::workload::{self, BenchFile, Ping};
-use super::{drive, Figures, Tally};
+use super::{drive, Call, Figures, Tally};
 use anyhow::Context as _;
 use chrono::SecondsFormat;
 use clap::Args;
@@ -638,7 +638,7 @@ async fn measure_map(
             f.properties.cell
         );
     }
-    let figures = timed(what, url, token, concurrency, n).await;
+    let figures = timed(what, url, token, concurrency, n).await?;
     println!(
         "  {} cells, {} bytes{}; window {} .. {}; mean {:.2} ms",
         counts.len(),
@@ -669,7 +669,7 @@ async fn measure_tile(
         "GET {url}: not a PNG ({})",
         body.content_type
     );
-    let figures = timed(what, url, token, concurrency, n).await;
+    let figures = timed(what, url, token, concurrency, n).await?;
     println!(
         "  PNG of {} bytes{}; mean {:.2} ms",
         body.bytes.len(),
@@ -688,14 +688,15 @@ async fn timed(
     token: &Arc<str>,
     concurrency: usize,
     n: usize,
-) -> Figures<Size> {
-    let (url, token) = (url.to_owned(), Arc::clone(token));
-    let figures: Figures<Size> = drive(concurrency, n, move |client, _| {
-        client.get(&url).bearer_auth(&token)
+) -> anyhow::Result<Figures<Size>> {
+    let (base, path) = url.split_at(url.find("/api/").context("not an API URL")?);
+    let (path, token) = (path.to_owned(), Arc::clone(token));
+    let figures: Figures<Size> = drive(base, concurrency, n, move |_| {
+        Call::get(path.clone(), &token)
     })
-    .await;
+    .await?;
     figures.print(what, concurrency);
-    figures
+    Ok(figures)
 }
 
 /// ", every answer the same size" or the range of sizes.

@@ -16,8 +16,9 @@
 //! bodies are built before the clock starts. Only accepted points count toward points/s.
 
 use super::workload::{self, Ping};
-use super::{drive, Figures, Tally};
+use super::{drive, Call, Figures, Tally};
 use anyhow::Context as _;
+use bytes::Bytes;
 use chrono::SecondsFormat;
 use clap::Args;
 use pp_domain::position::MAX_BATCH;
@@ -108,7 +109,7 @@ impl Tally for Report {
 /// A request ready to send: whose token, and the JSON body.
 struct Request {
     token: Arc<str>,
-    body: String,
+    body: Bytes,
 }
 
 /// `peacepatrol bench ingest`.
@@ -202,16 +203,11 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
     );
 
     let (n, requests) = (requests.len(), Arc::new(requests));
-    let url = format!("{base}/api/v1/positions");
-    let figures: Figures<Report> = drive(a.concurrency, n, move |client, i| {
+    let figures: Figures<Report> = drive(&base, a.concurrency, n, move |i| {
         let r = &requests[i];
-        client
-            .post(&url)
-            .bearer_auth(&r.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(r.body.clone())
+        Call::post("/api/v1/positions".to_owned(), &r.token, r.body.clone())
     })
-    .await;
+    .await?;
     figures.print(
         &format!("POST /api/v1/positions, {} point(s) per request", a.batch),
         a.concurrency,
@@ -306,7 +302,7 @@ fn walks(updates: &[Ping], seed: u64) -> Vec<Walk> {
 }
 
 /// `{"points":[{"ts":…,"lat":…,"lng":…,"accuracy_m":5.0},…]}` of `(Unix ms, lat, lng)`.
-fn body(points: impl IntoIterator<Item = (i64, f64, f64)>) -> String {
+fn body(points: impl IntoIterator<Item = (i64, f64, f64)>) -> Bytes {
     let mut out = String::from(r#"{"points":["#);
     for (i, (ts, lat, lng)) in points.into_iter().enumerate() {
         if i > 0 {
@@ -320,7 +316,7 @@ fn body(points: impl IntoIterator<Item = (i64, f64, f64)>) -> String {
         );
     }
     out.push_str("]}");
-    out
+    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -373,9 +369,9 @@ mod tests {
         let b = body([(1_781_524_800_123, 23.1, 113.3)]);
         assert_eq!(
             b,
-            r#"{"points":[{"ts":"2026-06-15T12:00:00.123Z","lat":23.100000,"lng":113.300000,"accuracy_m":5}]}"#
+            &br#"{"points":[{"ts":"2026-06-15T12:00:00.123Z","lat":23.100000,"lng":113.300000,"accuracy_m":5}]}"#[..]
         );
-        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["points"][0]["accuracy_m"], 5.0);
     }
 }

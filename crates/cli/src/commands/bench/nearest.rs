@@ -27,7 +27,7 @@
 
 use super::ingest::Report;
 use super::workload::{self, BenchFile, Ping};
-use super::{drive, Figures};
+use super::{drive, Call, Figures};
 use anyhow::Context as _;
 use chrono::SecondsFormat;
 use clap::Args;
@@ -391,28 +391,23 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
 
     let start_ms = to_millis(SystemClock.now());
     let anchor_ms = start_ms + LEAD_S * 1000;
-    let bodies: Arc<Vec<(String, String)>> = Arc::new(
+    let bodies: Arc<Vec<(Arc<str>, String)>> = Arc::new(
         active
             .iter()
             .map(|v| {
                 let ts = from_millis(anchor_ms - (now_unix - v.ts) * 1000)
                     .to_rfc3339_opts(SecondsFormat::Millis, true);
                 let body = serde_json::json!({"points": [{"ts": ts, "lat": v.lat, "lng": v.lng, "accuracy_m": 5.0}]});
-                (sessions[&v.id].clone(), body.to_string())
+                (Arc::from(sessions[&v.id].as_str()), body.to_string())
             })
             .collect(),
     );
     let n = bodies.len();
-    let post_base = base.clone();
-    let posted: Figures<Report> = drive(a.concurrency, n, move |client, i| {
+    let posted: Figures<Report> = drive(&base, a.concurrency, n, move |i| {
         let (token, body) = &bodies[i];
-        client
-            .post(format!("{post_base}/api/v1/positions"))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body.clone())
+        Call::post("/api/v1/positions".to_owned(), token, body.clone())
     })
-    .await;
+    .await?;
     posted.print(
         "POST /api/v1/positions (each active volunteer at its age)",
         a.concurrency,
@@ -484,16 +479,15 @@ pub async fn run(a: NearestArgs) -> anyhow::Result<()> {
     let mut http_c8 = 0.0;
     for c in [1, a.concurrency] {
         let run = |n: usize| {
-            let (base, token, queries) = (base.clone(), commander.clone(), Arc::clone(&queries));
-            drive::<(), _>(c, n, move |client, i| {
-                client
-                    .get(nearest_url(&base, &queries[i % queries.len()]))
-                    .bearer_auth(&token)
+            let (token, queries): (Arc<str>, _) =
+                (Arc::from(commander.as_str()), Arc::clone(&queries));
+            drive::<(), _>(&base, c, n, move |i| {
+                Call::get(nearest_url("", &queries[i % queries.len()]), &token)
             })
         };
-        run(a.requests.min(2000)).await;
+        run(a.requests.min(2000)).await?;
         let before = live_count(&active, now_unix, anchor_ms);
-        let f = run(a.requests).await;
+        let f = run(a.requests).await?;
         let after = live_count(&active, now_unix, anchor_ms);
         f.print(&format!("GET /api/v1/envoys/nearest ({size})"), c);
         println!("  envoys in the window during the run: {before} → {after}");
