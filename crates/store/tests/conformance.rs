@@ -401,6 +401,15 @@ async fn futures_join(store: &Arc<dyn Store>, range: std::ops::Range<u32>) -> Ve
     out
 }
 
+/// The ids of envoys made as [`futures_join`] makes them.
+async fn envoy_ids(store: &Arc<dyn Store>, range: std::ops::Range<u32>) -> Vec<UserId> {
+    futures_join(store, range)
+        .await
+        .into_iter()
+        .map(|u| u.id)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_concurrent_joins_fill_a_team_of_five_exactly() {
     for b in backends() {
@@ -733,7 +742,6 @@ async fn positions_of_many_envoys_in_one_call() {
     }
 }
 
-/// Claims a team of `task` for `members[0]`, joins the others and starts it at the tower.
 /// Position appends and other writes at once (on SQLite two write connections, each waiting
 /// for the other's write lock): every one commits, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -742,11 +750,7 @@ async fn appends_beside_claims_and_joins_all_commit() {
         let (_db, store) = TestDb::store(b).await;
         let cmd = user(&store, 1, Role::Commander).await;
         let t = task(&store, cmd.id, 3, 5).await;
-        let envoys: Vec<UserId> = futures_join(&store, 10..30)
-            .await
-            .into_iter()
-            .map(|u| u.id)
-            .collect();
+        let envoys = envoy_ids(&store, 10..30).await;
         let appends: Vec<_> = envoys
             .iter()
             .map(|&id| {
@@ -852,6 +856,7 @@ async fn an_append_waits_for_another_writers_transaction() {
     }
 }
 
+/// Claims a team of `task` for `members[0]`, joins the others and starts it at the tower.
 async fn started_team(store: &Arc<dyn Store>, task: &Task, members: &[UserId]) -> TeamId {
     started_team_at(store, task, members, now()).await
 }
@@ -895,11 +900,7 @@ async fn finishing_a_patrol_credits_the_qualified_once() {
         let (db, store) = TestDb::store(b).await;
         let cmd = user(&store, 1, Role::Commander).await;
         let t = task(&store, cmd.id, 2, 5).await;
-        let e: Vec<UserId> = futures_join(&store, 2..7)
-            .await
-            .into_iter()
-            .map(|u| u.id)
-            .collect();
+        let e = envoy_ids(&store, 2..7).await;
         let team = started_team(&store, &t, &e[..3]).await;
         let forming = store.claim_team(t.id, e[3], now()).await.unwrap().id;
         let outcomes = [
@@ -1031,11 +1032,7 @@ async fn ten_concurrent_finishes_credit_once() {
         let (_db, store) = TestDb::store(b).await;
         let cmd = user(&store, 1, Role::Commander).await;
         let t = task(&store, cmd.id, 1, 5).await;
-        let e: Vec<UserId> = futures_join(&store, 2..6)
-            .await
-            .into_iter()
-            .map(|u| u.id)
-            .collect();
+        let e = envoy_ids(&store, 2..6).await;
         let team = started_team(&store, &t, &e).await;
         // e[3] has no outcome: none is stored for them but zero, and they do not qualify
         let outcomes = vec![
@@ -2541,11 +2538,7 @@ async fn stats_count_the_stored_records_of_a_period() {
         let sweeper = staff(&store, 3, "sanitation").await;
         let warden = staff(&store, 4, "urban_management").await;
         let police = staff(&store, 5, "public_security").await;
-        let e: Vec<UserId> = futures_join(&store, 10..22)
-            .await
-            .into_iter()
-            .map(|u| u.id)
-            .collect();
+        let e = envoy_ids(&store, 10..22).await;
         // an envoy registered two years ago, one pending (imported) since last year
         store
             .create_user(&new_user(30, Role::Envoy), t0 - Duration::days(730))

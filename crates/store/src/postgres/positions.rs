@@ -4,6 +4,7 @@ use super::sql::{heat_visits, latest_rows, shaped_chunks, PointRow};
 use super::{Db, PgStore};
 use crate::rows::PositionKeyRow;
 use crate::StoreResult;
+use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Transaction};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -31,13 +32,7 @@ impl PgStore {
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m) ",
             );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.user)
-                    .push_bind(r.ts)
-                    .push_bind(r.point.at.lat)
-                    .push_bind(r.point.at.lng)
-                    .push_bind(r.point.accuracy_m);
-            });
+            qb.push_values(chunk, |mut b, r| bind_point(&mut b, r));
             qb.push(
                 " ON CONFLICT (user_id) DO UPDATE SET ts = excluded.ts, lat = excluded.lat,
                     lng = excluded.lng, accuracy_m = excluded.accuracy_m
@@ -85,12 +80,8 @@ async fn insert_points(
             "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged) ",
         );
         qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.user)
-                .push_bind(r.ts)
-                .push_bind(r.point.at.lat)
-                .push_bind(r.point.at.lng)
-                .push_bind(r.point.accuracy_m)
-                .push_bind(r.point.flagged);
+            bind_point(&mut b, r);
+            b.push_bind(r.point.flagged);
         });
         qb.push(" ON CONFLICT (user_id, ts) DO NOTHING");
         if returning {
@@ -106,4 +97,14 @@ async fn insert_points(
         }
     }
     Ok((inserted, keys))
+}
+
+/// Binds a point's `user_id, ts, lat, lng, accuracy_m`, the columns `positions` and
+/// `latest_positions` share.
+fn bind_point(b: &mut Separated<'_, '_, Db, &'static str>, r: &PointRow<'_>) {
+    b.push_bind(r.user)
+        .push_bind(r.ts)
+        .push_bind(r.point.at.lat)
+        .push_bind(r.point.at.lng)
+        .push_bind(r.point.accuracy_m);
 }
