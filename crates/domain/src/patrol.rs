@@ -33,7 +33,7 @@ pub fn seconds_inside(
 ) -> f64 {
     let mut points: Vec<(Timestamp, bool)> = positions
         .iter()
-        .filter(|p| !p.flagged && from <= p.ts && p.ts <= until)
+        .filter(|p| p.counts() && from <= p.ts && p.ts <= until)
         .map(|p| (p.ts, area.contains(p.at)))
         .collect();
     // (ts, false) sorts before (ts, true): the first point of each instant says whether any of

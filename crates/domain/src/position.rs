@@ -67,6 +67,21 @@ pub struct Position {
     pub flagged: bool,
 }
 
+impl Position {
+    /// Whether a stored point counts (toward a patrol, on the heat map, on the live map):
+    /// a flagged point is kept as evidence, never counted.
+    pub fn counts(&self) -> bool {
+        !self.flagged
+    }
+
+    /// Whether a point an append has just stored adds to the counts: it is new (a duplicate
+    /// counted when it was first stored) and it [counts](Position::counts). The one rule the
+    /// store's heat rows, the live index, the heat index and the ingest's answer share.
+    pub fn newly_counted(&self, new: bool) -> bool {
+        new && self.counts()
+    }
+}
+
 /// Why a point of a batch was refused.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Rejected {

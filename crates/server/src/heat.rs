@@ -266,7 +266,7 @@ impl HeatIndex {
             let mut inner = self.write();
             for (user, points) in tracks {
                 let envoy = inner.envoy(user);
-                for p in points.iter().filter(|p| !p.flagged) {
+                for p in points.iter().filter(|p| p.counts()) {
                     inner.add_recent(to_millis(p.ts), &Cells::of(p.at), envoy, now_ms);
                 }
             }
@@ -315,7 +315,7 @@ impl HeatIndex {
             .iter()
             .zip(cells)
             .zip(new)
-            .filter(|((p, _), &n)| n && !p.flagged)
+            .filter(|((p, _), &n)| p.newly_counted(n))
         {
             let ts_ms = to_millis(p.ts);
             inner.add(ts_ms.div_euclid(HOUR_MS), c, envoy, 1);

@@ -434,7 +434,7 @@ async fn write_loop(store: Arc<dyn Store>, rx: Arc<Mutex<mpsc::Receiver<Job>>>, 
                             .points()
                             .iter()
                             .zip(new)
-                            .filter(|(p, &new)| new && !p.flagged)
+                            .filter(|(p, &new)| p.newly_counted(new))
                             .map(|(p, _)| *p)
                             .next_back()?;
                         Some((b.user, latest))

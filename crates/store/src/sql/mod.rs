@@ -952,7 +952,11 @@ pub(super) type HeatKey = (i64, pp_geo::cells::Cells, Uuid);
 /// (concurrent writers lock rows in one order, as for the points).
 pub(super) fn heat_visits(rows: &[PointRow<'_>], new: &[bool]) -> Vec<(HeatKey, i64)> {
     let mut visits: HashMap<HeatKey, i64> = HashMap::new();
-    for (r, _) in rows.iter().zip(new).filter(|(r, &n)| n && !r.point.flagged) {
+    for (r, _) in rows
+        .iter()
+        .zip(new)
+        .filter(|(r, &n)| r.point.newly_counted(n))
+    {
         let hour = r.ts.div_euclid(pp_domain::heat::HOUR_MS);
         *visits.entry((hour, *r.cells, r.user)).or_default() += 1;
     }
@@ -965,7 +969,11 @@ pub(super) fn heat_visits(rows: &[PointRow<'_>], new: &[bool]) -> Vec<(HeatKey, 
 /// such row of the envoy's run.
 pub(super) fn latest_rows<'r, 'a>(rows: &'r [PointRow<'a>], new: &[bool]) -> Vec<&'r PointRow<'a>> {
     let mut latest: Vec<&PointRow<'_>> = Vec::new();
-    for (r, _) in rows.iter().zip(new).filter(|(r, &n)| n && !r.point.flagged) {
+    for (r, _) in rows
+        .iter()
+        .zip(new)
+        .filter(|(r, &n)| r.point.newly_counted(n))
+    {
         match latest.last_mut() {
             Some(last) if last.user == r.user => *last = r,
             _ => latest.push(r),
