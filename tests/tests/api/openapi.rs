@@ -1,12 +1,140 @@
 //! The OpenAPI document, the docs page, health and metrics.
+//!
+//! The document the server generates from its handlers is committed as `docs/openapi.json`, so
+//! a change of the API shows in review as a diff of that file. After an intended change, rewrite
+//! it with `PEACEPATROL_BLESS_OPENAPI=1 cargo test -p e2e --test api openapi` and commit it.
+//! The hand-written guide, `docs/api.md`, is checked against the committed document in both
+//! directions: every operation in it is described there, and it names no other.
 
 use e2e::{expect, on_each_backend, Backend, TestApp};
 use serde_json::Value;
+use std::path::Path;
 
-/// `(method, path)` of every API endpoint named in `docs/api.md` (those under `/api/v1`).
-fn documented_endpoints() -> Vec<(String, String)> {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md")).unwrap();
+/// The committed OpenAPI document: exactly what `GET /api/openapi.json` serves.
+const OPENAPI_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+/// The hand-written API guide.
+const API_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+/// Set to `1` to rewrite `docs/openapi.json` from what the server serves instead of comparing.
+const BLESS: &str = "PEACEPATROL_BLESS_OPENAPI";
+
+fn blessing() -> bool {
+    std::env::var(BLESS).is_ok_and(|v| v == "1")
+}
+
+/// Rewrites the committed document: a temporary file renamed over it, so a test reading it at
+/// the same moment sees the old or the new document, never half of one.
+fn bless(served: &str) {
+    let path = Path::new(OPENAPI_JSON);
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, served).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+    eprintln!("{BLESS}=1: rewrote {}", path.display());
+}
+
+/// The first line where `committed` and `served` differ, numbered from 1, with both versions.
+fn first_difference(committed: &str, served: &str) -> String {
+    let mut committed_lines = committed.lines();
+    let mut served_lines = served.lines();
+    for n in 1.. {
+        match (committed_lines.next(), served_lines.next()) {
+            (None, None) => break,
+            (c, s) if c == s => {}
+            (c, s) => {
+                return format!(
+                    "first difference at line {n}:\n  committed: {}\n  served:    {}",
+                    c.unwrap_or("(end of file)"),
+                    s.unwrap_or("(end of document)")
+                );
+            }
+        }
+    }
+    "the lines are equal; the line endings or the final newline differ".to_owned()
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    on_each_backend(async |app: &TestApp| {
+        let res = app
+            .client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("application/json"), "{ct}");
+        let served = res.text().await.unwrap();
+
+        let spec: Value = serde_json::from_str(&served).expect("valid JSON");
+        assert!(
+            spec["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1")),
+            "OpenAPI 3.1: {}",
+            spec["openapi"]
+        );
+        assert!(spec["info"]["title"].is_string());
+        // the error body is described
+        assert!(
+            served.contains("ErrorBody"),
+            "the error shape is in the spec"
+        );
+        assert!(
+            spec["components"]["securitySchemes"]
+                .as_object()
+                .is_some_and(|s| s.values().any(|v| v["scheme"] == "bearer")),
+            "a bearer security scheme: {}",
+            spec["components"]
+        );
+
+        if blessing() {
+            bless(&served);
+            return;
+        }
+        let committed = std::fs::read_to_string(OPENAPI_JSON).unwrap_or_default();
+        assert!(
+            committed == served,
+            "docs/openapi.json is not what the server serves at /api/openapi.json.\n{}\n\
+             If the API change is intended, rewrite the file with\n    \
+             {BLESS}=1 cargo test -p e2e --test api openapi\n\
+             and commit docs/openapi.json with the change (and describe it in docs/api.md).",
+            first_difference(&committed, &served)
+        );
+    })
+    .await;
+}
+
+/// Server routes that `docs/api.md` names but that are not operations of the API document: the
+/// document itself and its browsable page.
+const OUTSIDE_THE_DOCUMENT: [&str; 2] = ["/api/openapi.json", "/api/docs"];
+/// The methods an OpenAPI path item may hold operations for.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// `(method, path shape)` of every operation of the committed OpenAPI document, paths without
+/// the `/api/v1` prefix (see [`shape`]).
+fn committed_operations() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(OPENAPI_JSON).unwrap();
+    let spec: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
+    let paths = spec["paths"].as_object().expect("paths");
+    let mut out = Vec::new();
+    for (path, item) in paths {
+        let path = shape(path.strip_prefix("/api/v1").unwrap_or(path));
+        for method in item.as_object().into_iter().flat_map(|ops| ops.keys()) {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// `(method, path shape)` of every operation `docs/api.md` names in backticks (`` `GET /me` ``,
+/// `` `PATCH /incidents/{id} {status}` ``), paths without the `/api/v1` prefix; the routes of
+/// [`OUTSIDE_THE_DOCUMENT`] are left out.
+fn documented_operations() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(API_MD).unwrap();
     let mut out = Vec::new();
     for (i, span) in doc.split('`').enumerate() {
         if i % 2 == 0 {
@@ -15,17 +143,18 @@ fn documented_endpoints() -> Vec<(String, String)> {
         let Some((method, rest)) = span.split_once(' ') else {
             continue;
         };
-        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) || !rest.starts_with('/') {
+        let method = method.to_lowercase();
+        if !METHODS.contains(&method.as_str()) || !rest.starts_with('/') {
             continue;
         }
         let path = rest.split([' ', '?']).next().unwrap();
-        if ["/healthz", "/metrics", "/api/"]
-            .iter()
-            .any(|p| path.starts_with(p))
-        {
+        if OUTSIDE_THE_DOCUMENT.contains(&path) {
             continue;
         }
-        out.push((method.to_lowercase(), path.to_owned()));
+        let path = shape(path.strip_prefix("/api/v1").unwrap_or(path));
+        if !out.contains(&(method.clone(), path.clone())) {
+            out.push((method, path));
+        }
     }
     out
 }
@@ -48,64 +177,33 @@ fn shape(path: &str) -> String {
     out
 }
 
-#[tokio::test]
-async fn openapi_lists_every_documented_endpoint() {
-    on_each_backend(async |app: &TestApp| {
-        let res = app
-            .client
-            .get(app.url("/api/openapi.json"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
-        let spec: Value = serde_json::from_slice(&res.bytes().await.unwrap()).expect("valid JSON");
-        assert!(
-            spec["openapi"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("3.1")),
-            "OpenAPI 3.1: {}",
-            spec["openapi"]
-        );
-        assert!(spec["info"]["title"].is_string());
-        let paths = spec["paths"].as_object().expect("paths");
-        // paths may be written with or without the /api/v1 prefix (then in `servers`)
-        let listed: Vec<(String, String)> = paths
-            .iter()
-            .flat_map(|(p, item)| {
-                let p = shape(p.strip_prefix("/api/v1").unwrap_or(p));
-                item.as_object().into_iter().flat_map(move |ops| {
-                    ops.keys().map({
-                        let p = p.clone();
-                        move |m| (m.clone(), p.clone())
-                    })
-                })
-            })
-            .collect();
-        let documented = documented_endpoints();
-        assert!(
-            documented.len() >= 16,
-            "docs/api.md parsed to {documented:?}"
-        );
-        let missing: Vec<_> = documented
-            .iter()
-            .filter(|(m, p)| !listed.contains(&(m.clone(), shape(p))))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "missing from /api/openapi.json: {missing:?}\nlisted: {listed:?}"
-        );
-        // and the error body is described
-        let text = spec.to_string();
-        assert!(text.contains("ErrorBody"), "the error shape is in the spec");
-        assert!(
-            spec["components"]["securitySchemes"]
-                .as_object()
-                .is_some_and(|s| s.values().any(|v| v["scheme"] == "bearer")),
-            "a bearer security scheme: {}",
-            spec["components"]
-        );
-    })
-    .await;
+#[test]
+fn docs_api_md_describes_every_operation_of_the_committed_document_and_no_other() {
+    let committed = committed_operations();
+    let documented = documented_operations();
+    assert!(
+        committed.len() >= 16,
+        "docs/openapi.json read to {committed:?}"
+    );
+    assert!(
+        documented.len() >= 16,
+        "docs/api.md parsed to {documented:?}"
+    );
+    let undescribed: Vec<_> = committed
+        .iter()
+        .filter(|op| !documented.contains(op))
+        .collect();
+    let unknown: Vec<_> = documented
+        .iter()
+        .filter(|op| !committed.contains(op))
+        .collect();
+    assert!(
+        undescribed.is_empty() && unknown.is_empty(),
+        "docs/api.md and docs/openapi.json disagree.\n\
+         Operations of docs/openapi.json that docs/api.md does not describe (name each as \
+         `METHOD /path` in backticks): {undescribed:?}\n\
+         Operations docs/api.md names that docs/openapi.json does not have: {unknown:?}"
+    );
 }
 
 #[tokio::test]
