@@ -7,6 +7,8 @@
 //! database: PostgreSQL takes row locks, SQLite serialises writers on one connection.
 #![warn(missing_docs)]
 
+mod append;
+mod chunks;
 mod error;
 mod model;
 mod postgres;
