@@ -310,7 +310,7 @@ where
     for sql in lock {
         (&mut other).execute(*sql).await.unwrap();
     }
-    let append = {
+    let mut append = {
         let store = store.clone();
         tokio::spawn(async move {
             store
@@ -318,8 +318,12 @@ where
                 .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!append.is_finished(), "the append waits for the lock");
+    // The time is what this checks: that the append is still waiting 300 ms on, neither done
+    // nor failed. No event says "still waiting" (on SQLite the appender retries in async pauses
+    // that nothing outside sees), so the test waits that long, or less when the append ends
+    // early, which fails it at once.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut append).await;
+    assert!(early.is_err(), "the append waits for the lock");
     (&mut other).execute("COMMIT").await.unwrap();
     assert_eq!(append.await.unwrap().unwrap(), vec![vec![true]]);
 }
