@@ -2,7 +2,7 @@
 
 use crate::append::{heat_visits, latest_rows, PointRow};
 use crate::chunks::shaped_chunks;
-use crate::rows::PositionKeyRow;
+use crate::positions::PositionKeyRow;
 use crate::StoreResult;
 use sqlx::query_builder::Separated;
 use sqlx::{PgPool, Postgres as Db, QueryBuilder, Transaction};

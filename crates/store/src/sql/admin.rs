@@ -3,7 +3,7 @@
 //! of `sql/`, once per backend).
 
 use super::{conflict_on_unique, Db, SqlStore};
-use crate::rows::{DepartmentRow, RoutingRow};
+use crate::admin::{DepartmentRow, RoutingRow};
 use crate::{AdminStore, Department, RoutingRule, StoreResult};
 use async_trait::async_trait;
 use pp_domain::incident::Category;

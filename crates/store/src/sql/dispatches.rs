@@ -1,7 +1,7 @@
 //! Dispatches and their recipients (compiled with the rest of `sql/`, once per backend).
 
 use super::{not_found, push_in, Db, SqlStore};
-use crate::rows::{DispatchRow, RecipientRow};
+use crate::dispatches::{DispatchRow, RecipientRow};
 use crate::{
     Alerted, DispatchFilter, DispatchStore, DispatchView, RecipientView, StoreError, StoreResult,
 };

@@ -3,7 +3,7 @@
 
 use super::admin::check_department;
 use super::{not_found, push_in, Db, SqlStore};
-use crate::rows::{IncidentRow, TimelineRow};
+use crate::incidents::{IncidentRow, TimelineRow};
 use crate::{
     IncidentChange, IncidentFilter, IncidentStore, IncidentView, StoreError, StoreResult,
     TimelineView,

@@ -5,7 +5,7 @@ use super::tasks::task_by_id;
 use super::teams::{end_team, member_ids, team_by_id};
 use super::{Db, SqlStore};
 use crate::chunks::shaped_chunks;
-use crate::rows::{BalancesRow, LeaderRowRow, LedgerRow, OutcomeRow};
+use crate::ledger::{BalancesRow, LeaderRowRow, LedgerRow, OutcomeRow};
 use crate::{
     FinishOutcome, LeaderRow, LedgerEntry, LedgerStore, MemberOutcome, StoreError, StoreResult,
     Wallet,

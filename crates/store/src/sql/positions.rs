@@ -7,7 +7,7 @@
 use super::{push_in, Db, SqlStore};
 use crate::append::{fresh_points, point_rows};
 use crate::chunks::shaped_chunks;
-use crate::rows::{HeatRowRow, TrackRow};
+use crate::positions::{HeatRowRow, TrackRow};
 use crate::{HeatRow, LatestPosition, PositionBatch, PositionStore, PurgeStep, StoreResult};
 use async_trait::async_trait;
 use pp_domain::position::Position;

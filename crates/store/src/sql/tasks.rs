@@ -2,7 +2,7 @@
 //! on (compiled with the rest of `sql/`, once per backend).
 
 use super::{not_found, Db, SqlStore};
-use crate::rows::{TaskRow, TaskTeamsRow};
+use crate::tasks::{TaskRow, TaskTeamsRow};
 use crate::{StoreResult, TaskFilter, TaskStore, TaskWithTeams};
 use async_trait::async_trait;
 use pp_domain::task::{Task, TaskStatus};

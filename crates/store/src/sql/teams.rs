@@ -5,7 +5,8 @@
 use super::tasks::task_by_id;
 use super::{conflict_on_unique, not_found, push_in, Db, SqlStore};
 use crate::chunks::shaped_chunks;
-use crate::rows::{EnvoyCardRow, MemberRow, TeamRow, TeamSummaryRow};
+use crate::decode::count;
+use crate::teams::{EnvoyCardRow, MemberRow, TeamRow, TeamSummaryRow};
 use crate::{EnvoyCard, JoinOutcome, StoreError, StoreResult, TeamStore, TeamSummary, TeamView};
 use async_trait::async_trait;
 use pp_domain::team::{LeaveOutcome, Team, TeamState};
@@ -102,7 +103,7 @@ impl TeamStore for SqlStore {
         .bind(task_id.0)
         .fetch_one(&mut *tx)
         .await?;
-        task.check_claim(now, u32::try_from(teams).unwrap_or(u32::MAX))?;
+        task.check_claim(now, count(teams))?;
         let team = Team::claim(task_id, leader, now);
         sqlx::query("INSERT INTO teams (id, task_id, leader_id, state, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(team.id.0)

@@ -3,7 +3,7 @@
 
 use super::{conflict_on_unique, not_found, push_in, Db, SqlStore};
 use crate::chunks::shaped_chunks;
-use crate::rows::{CredentialsRow, UserRow};
+use crate::users::{CredentialsRow, UserRow};
 use crate::{Activation, ImportOutcome, PendingEnvoy, StoreError, StoreResult, User, UserStore};
 use async_trait::async_trait;
 use pp_domain::account::{NewUser, Phone};
