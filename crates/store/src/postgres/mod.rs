@@ -3,7 +3,9 @@
 //! unique indexes.
 
 use crate::{DbKind, StoreError, StoreResult};
+use positions::Appender;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Pool;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,12 +13,11 @@ type Db = sqlx::Postgres;
 const KIND: DbKind = DbKind::Postgres;
 /// Write transactions begin with a plain `BEGIN` (row locks settle conflicts).
 const BEGIN_WRITE: Option<&str> = None;
-/// Positions are appended through the one pool, as everything else is written.
-type Appender = sqlx::PgPool;
 
-/// Locks the rows a read-check-write transaction decides on.
+/// Locks the rows a read-check-write transaction decides on (`$sql` is a literal, or a macro
+/// that expands to one).
 macro_rules! locked {
-    ($sql:literal) => {
+    ($sql:expr) => {
         concat!($sql, " FOR UPDATE")
     };
 }
@@ -31,7 +32,18 @@ mod sql;
 
 mod positions;
 
-pub(crate) use sql::SqlStore as PgStore;
+/// The store on a PostgreSQL database. Writes go through `write`, reads through `read` and
+/// position appends through `appender`: three handles on one pool. The SQL of `sql/` is
+/// implemented for it under the name `SqlStore`.
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    write: Pool<Db>,
+    read: Pool<Db>,
+    appender: Appender,
+}
+
+/// The type `sql/` implements the store traits for.
+type SqlStore = PgStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -67,7 +79,7 @@ impl PgStore {
         }
         Ok(PgStore {
             write: pool.clone(),
-            appender: pool.clone(),
+            appender: Appender(pool.clone()),
             read: pool,
         })
     }

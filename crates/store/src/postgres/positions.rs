@@ -1,28 +1,32 @@
 //! Appending positions on PostgreSQL: multi-row statements, a round trip per table and chunk.
 
-use super::sql::{heat_visits, latest_rows, shaped_chunks, PointRow};
-use super::{Db, PgStore};
-use crate::rows::PositionKeyRow;
+use crate::append::{heat_visits, latest_rows, PointRow};
+use crate::chunks::shaped_chunks;
+use crate::positions::PositionKeyRow;
 use crate::StoreResult;
 use sqlx::query_builder::Separated;
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::{PgPool, Postgres as Db, QueryBuilder, Transaction};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-impl PgStore {
+/// The pool position appends go through (the store's one pool).
+#[derive(Debug, Clone)]
+pub(crate) struct Appender(pub(super) PgPool);
+
+impl Appender {
     /// Appends `rows` (distinct keys, in key order) with each envoy's latest point and the heat
     /// rows, in one transaction; says for each row whether it was new.
-    pub(super) async fn append_rows(&self, rows: &[PointRow<'_>]) -> StoreResult<Vec<bool>> {
+    pub(crate) async fn append_rows(&self, rows: &[PointRow<'_>]) -> StoreResult<Vec<bool>> {
         // Usually every point is new (a retry of a stored batch is rare): insert and count.
         // When fewer went in than were sent, some were stored already; then the call is done
         // again, finding out with RETURNING which points it inserts.
-        let mut tx = self.appender.begin().await?;
+        let mut tx = self.0.begin().await?;
         let (inserted, _) = insert_points(&mut tx, rows, false).await?;
         let new: Vec<bool> = if inserted == rows.len() as u64 {
             vec![true; rows.len()]
         } else {
             tx.rollback().await?;
-            tx = self.appender.begin().await?;
+            tx = self.0.begin().await?;
             let (_, keys) = insert_points(&mut tx, rows, true).await?;
             rows.iter()
                 .map(|r| keys.contains(&(r.user, r.ts)))

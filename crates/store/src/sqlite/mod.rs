@@ -6,6 +6,7 @@
 use crate::{DbKind, StoreError, StoreResult};
 use positions::Appender;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Pool;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,16 +15,13 @@ const KIND: DbKind = DbKind::Sqlite;
 /// Write transactions take the write lock when they begin (see `SqlStore::begin_write`).
 const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
 
-/// Page cache of the appender's connection, KiB: the upper B-tree pages of the position history
-/// (millions of rows) stay cached, so an append reads few pages from the file.
-const WRITE_CACHE_KIB: u32 = 8 * 1024;
 /// WAL pages after which a commit checkpoints: larger than SQLite's 1000 so that a page changed
 /// by many commits is copied to the database file once per checkpoint, not once per few commits.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 8000;
 
 /// SQLite has no row locks: its write transactions are serialised by its write lock.
 macro_rules! locked {
-    ($sql:literal) => {
+    ($sql:expr) => {
         $sql
     };
 }
@@ -38,7 +36,18 @@ mod sql;
 
 mod positions;
 
-pub(crate) use sql::SqlStore as SqliteStore;
+/// The store on a SQLite file. Writes go through `write` (one connection), reads through
+/// `read`, and position appends through `appender`, a second write connection of its own (see
+/// `positions.rs`). The SQL of `sql/` is implemented for it under the name `SqlStore`.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    write: Pool<Db>,
+    read: Pool<Db>,
+    appender: Appender,
+}
+
+/// The type `sql/` implements the store traits for.
+type SqlStore = SqliteStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -80,7 +89,7 @@ impl SqliteStore {
             MIGRATOR.run(&write).await?;
         }
         // after the migrations: the appender's statements are prepared on first use
-        let appender = Appender::open(options.get_filename())?;
+        let appender = Appender::open(options.get_filename(), WAL_AUTOCHECKPOINT_PAGES)?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)

@@ -14,9 +14,9 @@
 //! the appender in async pauses, so that it never blocks the thread the lock holder's task may
 //! need), so neither can fail half-way because the other wrote.
 
-use super::sql::{heat_visits, latest_rows, PointRow};
-use super::{SqliteStore, WAL_AUTOCHECKPOINT_PAGES, WRITE_CACHE_KIB};
+use crate::append::{heat_visits, latest_rows, PointRow};
 use crate::{StoreError, StoreResult};
+use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,14 +33,19 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_PAUSE: Duration = Duration::from_micros(100);
 const LAST_PAUSE: Duration = Duration::from_millis(5);
 
+/// Page cache of the appender's connection, KiB: the upper B-tree pages of the position history
+/// (millions of rows) stay cached, so an append reads few pages from the file.
+const WRITE_CACHE_KIB: u32 = 8 * 1024;
+
 /// The connection position appends run on.
 #[derive(Debug, Clone)]
 pub(crate) struct Appender(Arc<Mutex<Connection>>);
 
 impl Appender {
     /// Opens the appender's connection to the database file (which exists: sqlx's connection
-    /// created it and put it in WAL mode).
-    pub(super) fn open(path: &Path) -> StoreResult<Appender> {
+    /// created it and put it in WAL mode), checkpointing after `wal_autocheckpoint` WAL pages as
+    /// sqlx's write connection does.
+    pub(super) fn open(path: &Path, wal_autocheckpoint: u32) -> StoreResult<Appender> {
         if path.as_os_str().is_empty() || path == Path::new(":memory:") {
             return Err(StoreError::Config(
                 "an in-memory SQLite database cannot be shared by the store's connections: give a file".into(),
@@ -58,29 +63,14 @@ impl Appender {
             "PRAGMA synchronous = NORMAL;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -{WRITE_CACHE_KIB};
-             PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
+             PRAGMA wal_autocheckpoint = {wal_autocheckpoint};"
         ))?;
         Ok(Appender(Arc::new(Mutex::new(db))))
     }
-}
 
-const INSERT_POINT: &str = "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user_id, ts) DO NOTHING";
-
-const UPSERT_LATEST: &str = "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m)
-     VALUES (?1, ?2, ?3, ?4, ?5)
-     ON CONFLICT (user_id) DO UPDATE SET ts = excluded.ts, lat = excluded.lat,
-         lng = excluded.lng, accuracy_m = excluded.accuracy_m
-     WHERE excluded.ts > latest_positions.ts";
-
-const ADD_HEAT: &str = "INSERT INTO heat (hour, r10, r9, r8, r7, user_id, visits)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-     ON CONFLICT (hour, r10, r9, r8, r7, user_id) DO UPDATE SET visits = heat.visits + excluded.visits";
-
-impl SqliteStore {
     /// Appends `rows` (distinct keys, in key order) with each envoy's latest point and the heat
     /// rows, in one transaction; says for each row whether it was new.
-    pub(super) async fn append_rows(&self, rows: &[PointRow<'_>]) -> StoreResult<Vec<bool>> {
+    pub(crate) async fn append_rows(&self, rows: &[PointRow<'_>]) -> StoreResult<Vec<bool>> {
         let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         let started = Instant::now();
@@ -90,7 +80,7 @@ impl SqliteStore {
             // one writer is the only caller, but the store does not rely on that) waits as long
             // as one transaction takes. A panic inside rolled its transaction back.
             let done = {
-                let db = self.appender.0.lock().unwrap_or_else(|e| e.into_inner());
+                let db = self.0.lock().unwrap_or_else(|e| e.into_inner());
                 if multi_thread && rows.len() >= BLOCK_IN_PLACE_ROWS {
                     tokio::task::block_in_place(|| append(&db, rows))
                 } else {
@@ -113,6 +103,19 @@ impl SqliteStore {
     }
 }
 
+const INSERT_POINT: &str = "INSERT INTO positions (user_id, ts, lat, lng, accuracy_m, flagged)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user_id, ts) DO NOTHING";
+
+const UPSERT_LATEST: &str = "INSERT INTO latest_positions (user_id, ts, lat, lng, accuracy_m)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (user_id) DO UPDATE SET ts = excluded.ts, lat = excluded.lat,
+         lng = excluded.lng, accuracy_m = excluded.accuracy_m
+     WHERE excluded.ts > latest_positions.ts";
+
+const ADD_HEAT: &str = "INSERT INTO heat (hour, r10, r9, r8, r7, user_id, visits)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (hour, r10, r9, r8, r7, user_id) DO UPDATE SET visits = heat.visits + excluded.visits";
+
 /// Runs the append in one transaction, or returns `None` at once when another connection holds
 /// the write lock. Once `BEGIN IMMEDIATE` has it, nothing inside waits for a lock (in WAL mode
 /// readers never block the writer, and the checkpoint at commit is a passive one).
@@ -128,27 +131,16 @@ fn append(db: &Connection, rows: &[PointRow<'_>]) -> rusqlite::Result<Option<Vec
     {
         let mut insert = tx.prepare_cached(INSERT_POINT)?;
         for r in rows {
-            let changed = insert.execute(params![
-                &r.user.as_bytes()[..],
-                r.ts,
-                r.point.at.lat,
-                r.point.at.lng,
-                r.point.accuracy_m,
-                r.point.flagged,
-            ])?;
+            let [user, ts, lat, lng, accuracy_m] = point_params(r);
+            let changed =
+                insert.execute(params![user, ts, lat, lng, accuracy_m, r.point.flagged])?;
             new.push(changed == 1);
         }
     }
     {
         let mut upsert = tx.prepare_cached(UPSERT_LATEST)?;
         for r in latest_rows(rows, &new) {
-            upsert.execute(params![
-                &r.user.as_bytes()[..],
-                r.ts,
-                r.point.at.lat,
-                r.point.at.lng,
-                r.point.accuracy_m,
-            ])?;
+            upsert.execute(point_params(r))?;
         }
     }
     {
@@ -162,4 +154,16 @@ fn append(db: &Connection, rows: &[PointRow<'_>]) -> rusqlite::Result<Option<Vec
     // a failed step above drops `tx`, which rolls back
     tx.commit()?;
     Ok(Some(new))
+}
+
+/// A point's `user_id, ts, lat, lng, accuracy_m`, the columns `positions` and
+/// `latest_positions` share.
+fn point_params<'r>(r: &'r PointRow<'_>) -> [&'r dyn ToSql; 5] {
+    [
+        r.user.as_bytes(),
+        &r.ts,
+        &r.point.at.lat,
+        &r.point.at.lng,
+        &r.point.accuracy_m,
+    ]
 }

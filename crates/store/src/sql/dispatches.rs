@@ -1,7 +1,7 @@
 //! Dispatches and their recipients (compiled with the rest of `sql/`, once per backend).
 
-use super::{not_found, Db, SqlStore};
-use crate::rows::{DispatchRow, RecipientRow};
+use super::{not_found, push_in, Db, SqlStore};
+use crate::dispatches::{DispatchRow, RecipientRow};
 use crate::{
     Alerted, DispatchFilter, DispatchStore, DispatchView, RecipientView, StoreError, StoreResult,
 };
@@ -333,12 +333,8 @@ impl SqlStore {
             .map(Dispatch::try_from)
             .collect::<StoreResult<_>>()?;
         let mut qb = QueryBuilder::<Db>::new(RECIPIENTS);
-        qb.push(" WHERE r.dispatch_id IN (");
-        let mut list = qb.separated(", ");
-        for d in &dispatches {
-            list.push_bind(d.id.0);
-        }
-        qb.push(")");
+        qb.push(" WHERE r.dispatch_id");
+        push_in(&mut qb, dispatches.iter().map(|d| d.id.0));
         qb.push(RECIPIENT_ORDER);
         let mut by_dispatch: HashMap<Uuid, Vec<RecipientView>> = HashMap::new();
         for row in qb

@@ -1,16 +1,17 @@
-//! Incident reports, their timelines and the routing rules (compiled with the rest of `sql/`,
-//! once per backend).
+//! Incident reports and their timelines: the [`IncidentStore`] (compiled with the rest of
+//! `sql/`, once per backend; the routing rules a report follows are `admin.rs`'s).
 
-use super::{is_unique_violation, not_found, Db, SqlStore};
-use crate::rows::{DepartmentRow, IncidentRow, RoutingRow, TimelineRow};
+use super::admin::check_department;
+use super::{not_found, push_in, Db, SqlStore};
+use crate::incidents::{IncidentRow, TimelineRow};
 use crate::{
-    Department, IncidentChange, IncidentFilter, IncidentStore, IncidentView, RoutingRule,
-    StoreError, StoreResult, TimelineView,
+    IncidentChange, IncidentFilter, IncidentStore, IncidentView, StoreError, StoreResult,
+    TimelineView,
 };
 use async_trait::async_trait;
-use pp_domain::incident::{Actor, Category, Incident, NewIncident, TimelineEntry};
+use pp_domain::incident::{Actor, Incident, NewIncident, TimelineEntry};
 use pp_domain::time::{to_millis, Timestamp};
-use pp_domain::{DepartmentId, DomainError, IncidentId, UserId};
+use pp_domain::{IncidentId, UserId};
 use sqlx::{QueryBuilder, Transaction};
 
 const INCIDENTS: &str =
@@ -79,21 +80,6 @@ async fn append_entry(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-async fn check_department(tx: &mut Transaction<'_, Db>, code: &str) -> StoreResult<()> {
-    let known: Option<String> = sqlx::query_scalar("SELECT code FROM departments WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut **tx)
-        .await?;
-    match known {
-        Some(_) => Ok(()),
-        None => Err(DomainError::invalid(
-            "unknown_department",
-            format!("no department has the code {code:?}"),
-        )
-        .into()),
-    }
 }
 
 #[async_trait]
@@ -171,12 +157,8 @@ impl IncidentStore for SqlStore {
             if values.is_empty() {
                 return;
             }
-            qb.push(format!(" AND {column} IN ("));
-            let mut list = qb.separated(", ");
-            for v in values {
-                list.push_bind(v);
-            }
-            qb.push(")");
+            qb.push(format!(" AND {column}"));
+            push_in(qb, values);
         };
         any_of(
             &mut qb,
@@ -189,12 +171,8 @@ impl IncidentStore for SqlStore {
             f.categories.iter().map(|c| c.code().to_owned()).collect(),
         );
         if !f.ids.is_empty() {
-            qb.push(" AND i.id IN (");
-            let mut list = qb.separated(", ");
-            for id in &f.ids {
-                list.push_bind(id.0);
-            }
-            qb.push(")");
+            qb.push(" AND i.id");
+            push_in(&mut qb, f.ids.iter().map(|id| id.0));
         }
         if let Some(d) = &f.department {
             qb.push(" AND i.department = ").push_bind(d.clone());
@@ -269,72 +247,5 @@ impl IncidentStore for SqlStore {
         view.timeline = timeline_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok((view, Some(entry)))
-    }
-}
-
-impl SqlStore {
-    pub(super) async fn insert_department(
-        &self,
-        code: &str,
-        name_zh: &str,
-        name_en: &str,
-        now: Timestamp,
-    ) -> StoreResult<Department> {
-        sqlx::query_as::<_, DepartmentRow>(
-            "INSERT INTO departments (id, code, name_zh, name_en, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, code, name_zh, name_en",
-        )
-        .bind(DepartmentId::new().0)
-        .bind(code)
-        .bind(name_zh)
-        .bind(name_en)
-        .bind(to_millis(now))
-        .fetch_one(&self.write)
-        .await
-        .map(Department::from)
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("department_exists")
-            } else {
-                e.into()
-            }
-        })
-    }
-
-    pub(super) async fn routing_rules(&self) -> StoreResult<Vec<RoutingRule>> {
-        let rows: Vec<RoutingRow> =
-            sqlx::query_as("SELECT category, department, updated_at, updated_by FROM routing")
-                .fetch_all(&self.read)
-                .await?;
-        let mut rules = rows
-            .into_iter()
-            .map(RoutingRule::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        rules.sort_by_key(|r| Category::ALL.iter().position(|c| *c == r.category));
-        Ok(rules)
-    }
-
-    pub(super) async fn update_routing(
-        &self,
-        rules: &[(Category, String)],
-        by: UserId,
-        now: Timestamp,
-    ) -> StoreResult<Vec<RoutingRule>> {
-        let mut tx = self.begin_write().await?;
-        for (category, department) in rules {
-            check_department(&mut tx, department).await?;
-            sqlx::query(
-                "INSERT INTO routing (category, department, updated_at, updated_by) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (category) DO UPDATE SET department = $2, updated_at = $3, updated_by = $4",
-            )
-            .bind(category.code())
-            .bind(department)
-            .bind(to_millis(now))
-            .bind(by.0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.routing_rules().await
     }
 }
