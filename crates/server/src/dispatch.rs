@@ -40,8 +40,7 @@ pub async fn alert_nearest(
     let now = state.clock.now();
     let before: HashSet<UserId> = view.recipients.iter().map(|r| r.recipient.user).collect();
     let candidates: Vec<(UserId, f64)> = state
-        .ingest
-        .live()
+        .live
         .nearest(
             d.at,
             wanted + SPARE_CANDIDATES,
@@ -60,7 +59,7 @@ pub async fn alert_nearest(
         return Ok(None);
     }
     let users: Vec<UserId> = alerted.new.iter().map(|r| r.user).collect();
-    state.ingest.live().set_engaged(users.iter().copied(), true);
+    state.live.set_engaged(users.iter().copied(), true);
     for user in users {
         tell_envoy(state, &alerted.view, user, "dispatch_alert");
     }
@@ -119,7 +118,7 @@ pub async fn answered(
     user: UserId,
 ) -> StoreResult<DispatchView> {
     let engaged = view.recipient(user).is_some_and(|r| r.state.is_engaged());
-    state.ingest.live().set_engaged([user], engaged);
+    state.live.set_engaged([user], engaged);
     let view = alert_nearest(state, &view).await?.unwrap_or(view);
     tell_envoy(state, &view, user, "dispatch_update");
     tell_command(state, &view);
@@ -141,7 +140,7 @@ pub fn closed(state: &AppState, view: &DispatchView) {
         })
         .map(|r| r.user)
         .collect();
-    state.ingest.live().set_engaged(held.iter().copied(), false);
+    state.live.set_engaged(held.iter().copied(), false);
     for &user in &held {
         tell_envoy(state, view, user, "dispatch_update");
     }
@@ -155,8 +154,7 @@ pub async fn run_once(state: &AppState) -> StoreResult<usize> {
     let now = state.clock.now();
     let expired = state.store.expire_alerts(now).await?;
     state
-        .ingest
-        .live()
+        .live
         .set_engaged(expired.iter().map(|(_, u)| *u), false);
     let open = state
         .store

@@ -21,6 +21,7 @@ pub mod extract;
 pub mod heat;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod onboarding;
 pub mod open311;

@@ -384,7 +384,7 @@ pub async fn arrived(
 ) -> ApiResult<Json<DispatchBody>> {
     auth.require(&[Role::Envoy])?;
     let user = auth.user.id;
-    let at = state.ingest.live().latest(user).map(|p| p.at);
+    let at = state.live.latest(user).map(|p| p.at);
     let (view, changed) = state
         .store
         .arrive_dispatch(id, user, at, state.clock.now())

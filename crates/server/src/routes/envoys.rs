@@ -106,8 +106,7 @@ pub async fn nearest(
     }
     let since = state.clock.now() - chrono::Duration::minutes(LIVE_MINUTES);
     let envoys = state
-        .ingest
-        .live()
+        .live
         .nearest(at, k, radius_m, since, |_| false)
         .into_iter()
         .map(|n| NearestEnvoy {
@@ -153,9 +152,6 @@ pub async fn set_availability(
         .store
         .set_available(auth.user.id, body.available)
         .await?;
-    state
-        .ingest
-        .live()
-        .set_available(auth.user.id, body.available);
+    state.live.set_available(auth.user.id, body.available);
     Ok(Json(body))
 }

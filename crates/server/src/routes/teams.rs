@@ -596,7 +596,7 @@ fn member_progress_body(
     minutes_inside: f64,
     qualified: bool,
 ) -> MemberProgressBody {
-    let latest = state.ingest.live().latest(m.user_id);
+    let latest = state.live.latest(m.user_id);
     MemberProgressBody {
         user_id: m.user_id,
         name: m.name.clone(),
