@@ -31,6 +31,7 @@ pub mod qr;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod team;
 pub mod tls;
 
 pub use error::{ApiError, ApiResult, ErrorBody};

@@ -4,14 +4,18 @@
 //!
 //! The rules are the domain's (`pp_domain::dispatch`); the store applies them in transactions
 //! (so several nodes may run this loop at once); the live index knows who is near and who is
-//! taken ([`crate::ingest::LiveIndex::set_engaged`]). Events:
+//! taken ([`crate::live::LiveIndex::set_engaged`]). Clients see a dispatch as a
+//! [`DispatchBody`], in answers and events alike. Events:
 //! - `dispatch_alert` to an envoy newly alerted (their view of the dispatch: the phone rings);
 //! - `dispatch_update` to an envoy whose alert changed (expired, the dispatch closed, their
 //!   own answer from another device);
 //! - `dispatch` to commanders and admins: the whole dispatch after every change.
 
+mod body;
+
+pub use body::{DispatchBody, RecipientBody};
+
 use crate::events::Audience;
-use crate::routes::dispatches::DispatchBody;
 use crate::state::AppState;
 use pp_domain::dispatch::{Dispatch, RecipientState};
 use pp_domain::heat::LIVE_MINUTES;
@@ -20,6 +24,8 @@ use pp_store::{DispatchFilter, DispatchView, StoreResult};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
 
+/// Who opens, closes and sees every dispatch: the command centre.
+pub const COMMAND: &[Role] = &[Role::Commander, Role::Admin];
 /// Candidates beyond those wanted offered to the store, in case another dispatch (or node)
 /// has just taken some of them.
 const SPARE_CANDIDATES: usize = 5;
@@ -107,6 +113,50 @@ pub async fn open(state: &AppState, dispatch: Dispatch) -> StoreResult<DispatchV
         None => state.store.dispatch(view.dispatch.id).await?,
     };
     tell_command(state, &view);
+    Ok(view)
+}
+
+/// An envoy's answer to their alert (`accept` or decline): when it changed anything, see
+/// [`answered`]. Returns the dispatch after it.
+pub async fn respond(
+    state: &AppState,
+    id: DispatchId,
+    user: UserId,
+    accept: bool,
+) -> StoreResult<DispatchView> {
+    let (view, changed) = state
+        .store
+        .respond_dispatch(id, user, accept, state.clock.now())
+        .await?;
+    if changed {
+        answered(state, view, user).await
+    } else {
+        Ok(view)
+    }
+}
+
+/// An envoy who accepted marks arrival: the store checks their latest position (from the live
+/// index) against the scene; the envoy and the command centre hear of it.
+pub async fn arrive(state: &AppState, id: DispatchId, user: UserId) -> StoreResult<DispatchView> {
+    let at = state.live.latest(user).map(|p| p.at);
+    let (view, changed) = state
+        .store
+        .arrive_dispatch(id, user, at, state.clock.now())
+        .await?;
+    if changed {
+        tell_envoy(state, &view, user, "dispatch_update");
+        tell_command(state, &view);
+    }
+    Ok(view)
+}
+
+/// Closes a dispatch (`by`: a commander): see [`closed`].
+pub async fn close(state: &AppState, id: DispatchId, by: UserId) -> StoreResult<DispatchView> {
+    let view = state
+        .store
+        .close_dispatch(id, by, state.clock.now())
+        .await?;
+    closed(state, &view);
     Ok(view)
 }
 
