@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod heat;
+pub mod incident;
 pub mod ingest;
 pub mod jobs;
 pub mod live;
@@ -48,6 +49,8 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+/// Prefix of the JSON API.
+pub const API_PREFIX: &str = "/api/v1";
 /// Body limit of every route but the photo upload.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// How often the metrics registry drains its histogram buffers.

@@ -134,6 +134,13 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// The metrics middleware and `GET /metrics` take only the registry.
+impl axum::extract::FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Arc<Metrics> {
+        Arc::clone(&state.metrics)
+    }
+}
+
 impl AppState {
     /// Builds the state, loading the join-token secret from the store (every node of a
     /// cluster shares it; the first node to start stores a fresh random one).
