@@ -16,10 +16,12 @@ mod body;
 pub use body::{DispatchBody, RecipientBody};
 
 use crate::events::Audience;
+use crate::live::Nearby;
 use crate::state::AppState;
 use pp_domain::dispatch::{Dispatch, RecipientState};
 use pp_domain::heat::LIVE_MINUTES;
 use pp_domain::{DispatchId, Role, UserId};
+use pp_geo::LatLng;
 use pp_store::{DispatchFilter, DispatchView, StoreResult};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +33,26 @@ pub const COMMAND: &[Role] = &[Role::Commander, Role::Admin];
 const SPARE_CANDIDATES: usize = 5;
 /// The most open dispatches one round looks after.
 const MAX_OPEN: u32 = 1_000;
+
+/// Up to `k` envoys available for dispatch within `radius_m` of `at`, nearest first, but not
+/// those `skip`ped: seen in the last [`LIVE_MINUTES`], not opted out, not on an open dispatch.
+pub fn nearest_available(
+    state: &AppState,
+    at: LatLng,
+    k: usize,
+    radius_m: f64,
+    skip: impl Fn(UserId) -> bool,
+) -> Vec<Nearby> {
+    let since = state.clock.now() - chrono::Duration::minutes(LIVE_MINUTES);
+    state.live.nearest(at, k, radius_m, since, skip)
+}
+
+/// Opts an envoy in to or out of dispatch: stored, and at once in the live index's search.
+pub async fn set_available(state: &AppState, user: UserId, available: bool) -> StoreResult<()> {
+    state.store.set_available(user, available).await?;
+    state.live.set_available(user, available);
+    Ok(())
+}
 
 /// Alerts the nearest available envoys the dispatch wants now (none when it wants none or
 /// nobody is near); tells each of them. Returns the dispatch after it, when anyone was alerted.
@@ -45,15 +67,10 @@ pub async fn alert_nearest(
     }
     let now = state.clock.now();
     let before: HashSet<UserId> = view.recipients.iter().map(|r| r.recipient.user).collect();
-    let candidates: Vec<(UserId, f64)> = state
-        .live
-        .nearest(
-            d.at,
-            wanted + SPARE_CANDIDATES,
-            d.radius_m,
-            now - chrono::Duration::minutes(LIVE_MINUTES),
-            |u| before.contains(&u),
-        )
+    let candidates: Vec<(UserId, f64)> =
+        nearest_available(state, d.at, wanted + SPARE_CANDIDATES, d.radius_m, |u| {
+            before.contains(&u)
+        })
         .into_iter()
         .map(|n| (n.user, n.distance_m))
         .collect();

@@ -20,6 +20,7 @@
 
 mod load;
 mod series;
+mod tile;
 
 use pp_domain::heat::{Span, HOUR_MS, LIVE_MINUTES};
 use pp_domain::position::Position;
@@ -30,7 +31,7 @@ use pp_geo::BBox;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use series::Series;
 
@@ -130,15 +131,12 @@ pub struct HeatIndex {
     /// (Unix ms) are the rebuild's to add, not the pipeline's (0: no rebuild running).
     live_from: AtomicI64,
     /// the busiest cell's visits per (window, resolution, suppression), for the tiles' colour
-    /// scale: computed at most every [`MAX_CACHE`]
+    /// scale: computed at most every [`tile::MAX_CACHE`]
     max: Mutex<HashMap<MaxKey, (Instant, u64)>>,
 }
 
 /// A window's name, a resolution and a suppression threshold.
 type MaxKey = (String, u8, u32);
-
-/// How long a window's busiest cell is reused by the tiles.
-const MAX_CACHE: Duration = Duration::from_secs(30);
 
 impl HeatIndex {
     /// Whether the live window is complete (not being rebuilt after a start).
@@ -275,27 +273,6 @@ impl HeatIndex {
         }
         out.sort_unstable_by_key(|c| c.cell);
         out
-    }
-
-    /// The most visits of one cell in the window (named `window` for the cache) at `res`,
-    /// among the cells shown with `min_envoys`: what a tile's colours are scaled to, the same
-    /// for every tile of the window. Recomputed at most every 30 s.
-    pub fn max_visits(&self, window: &str, span: Span, res: u8, min_envoys: u32) -> u64 {
-        let key = (window.to_owned(), res, min_envoys);
-        let mut cache = self.max.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&(at, max)) = cache.get(&key) {
-            if at.elapsed() < MAX_CACHE {
-                return max;
-            }
-        }
-        let max = self
-            .cells(span, res, None, min_envoys)
-            .iter()
-            .map(|c| c.visits)
-            .max()
-            .unwrap_or(0);
-        cache.insert(key, (Instant::now(), max));
-        max
     }
 
     /// What the index holds over all resolutions, for logs and benchmarks: (cells, cell-hours,

@@ -282,21 +282,10 @@ pub async fn heat_tile(
     check_ready(&state, window)?;
     let now = state.clock.now();
     let span = window.span(now);
-    let res = tile.heat_res();
     let min_envoys = heat::min_envoys(auth.user.role, state.config.heat_min_envoys);
-    let heat = &state.heat;
-    let max = heat.max_visits(&window.name(), span, res, min_envoys);
-    let scale = (1.0 + max as f64).ln().max(f64::MIN_POSITIVE);
-    let cells: Vec<(u64, f32)> = heat
-        .cells(span, res, Some(&tile.bbox()), min_envoys)
-        .iter()
-        .map(|c| {
-            (
-                c.cell,
-                ((1.0 + c.visits as f64).ln() / scale).min(1.0) as f32,
-            )
-        })
-        .collect();
+    let cells = state
+        .heat
+        .tile_shades(&window.name(), span, &tile, min_envoys);
     let png = tokio::task::spawn_blocking(move || pp_geo::tile::render_heat(&tile, &cells))
         .await
         .map_err(ApiError::internal)?;
