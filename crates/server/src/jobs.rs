@@ -65,8 +65,7 @@ pub async fn run_once(state: &AppState, sweep: &mut Sweep) -> anyhow::Result<Rou
     round.sessions_purged = state.store.purge_sessions(now).await?;
     // envoys not seen lately leave the nearest search (they come back with their next point)
     state
-        .ingest
-        .live()
+        .live
         .sweep(now - chrono::Duration::minutes(pp_domain::heat::LIVE_MINUTES));
     Ok(round)
 }

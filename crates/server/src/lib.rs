@@ -19,8 +19,10 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod heat;
+pub mod incident;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod onboarding;
 pub mod open311;
@@ -30,6 +32,7 @@ pub mod qr;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod team;
 pub mod tls;
 
 pub use error::{ApiError, ApiResult, ErrorBody};
@@ -46,6 +49,8 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+/// Prefix of the JSON API.
+pub const API_PREFIX: &str = "/api/v1";
 /// Body limit of every route but the photo upload.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// How often the metrics registry drains its histogram buffers.

@@ -1,12 +1,12 @@
 //! HTTP metrics in Prometheus form: `http_requests_total{method,route,status}` and
 //! `http_request_duration_seconds{method,route}` (a histogram).
 //!
-//! Each [`AppState`] owns its own recorder instead of installing a global one, so a process
+//! Each server state owns its own recorder instead of installing a global one, so a process
 //! may run many servers (the tests do) and each `/metrics` shows only its own traffic.
 //! Recording goes through `metrics::with_local_recorder`, which points the `metrics` macros
-//! at this state's recorder for the duration of one call.
+//! at this state's recorder for the duration of one call. The middleware and the route take
+//! only the registry (`State<Arc<Metrics>>`), not the whole state.
 
-use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REQUESTS: &str = "http_requests_total";
@@ -99,7 +100,7 @@ fn method_label(m: &Method) -> &'static str {
 
 /// Middleware: times each request and records it under its route template (`MatchedPath`,
 /// e.g. `/api/v1/teams/{id}`), never under the raw path.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let route = req
@@ -107,9 +108,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
     let res = next.run(req).await;
-    state
-        .metrics
-        .record(&method, &route, res.status().as_u16(), start.elapsed());
+    metrics.record(&method, &route, res.status().as_u16(), start.elapsed());
     res
 }
 
@@ -120,13 +119,13 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     tag = "system",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(State(metrics): State<Arc<Metrics>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics.render(),
+        metrics.render(),
     )
         .into_response()
 }

@@ -1,8 +1,11 @@
-//! What every handler can reach: the store, the settings, the clock, the join-token secret
-//! and the metrics registry. No statics: a process may hold many states (the tests do).
+//! What every handler can reach: the store, the settings, the clock, the services' state (the
+//! ingest pipeline, the live and heat indexes, the event bus), the join-token secret and the
+//! metrics registry. No statics: a process may hold many states (the tests do).
 
 use crate::events::{EventBus, LocalBus};
+use crate::heat::HeatIndex;
 use crate::ingest::Ingest;
+use crate::live::LiveIndex;
 use crate::metrics::Metrics;
 use crate::sessions::SessionCache;
 use pp_domain::time::Clock;
@@ -104,8 +107,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// HTTP metrics of this state's router (its own registry, not a global one).
     pub metrics: Arc<Metrics>,
-    /// The position ingest pipeline and its live index.
+    /// The position ingest pipeline: the one way positions come in.
     pub ingest: Arc<Ingest>,
+    /// Each envoy's latest position and who is available for dispatch (moved forward by the
+    /// ingest pipeline).
+    pub live: Arc<LiveIndex>,
+    /// The heat map's aggregates in memory (moved forward by the ingest pipeline).
+    pub heat: Arc<HeatIndex>,
     /// Recently looked-up sessions.
     pub sessions: Arc<SessionCache>,
     /// Live events for the users' streams (in-process; see [`crate::events`]).
@@ -123,6 +131,13 @@ impl std::fmt::Debug for AppState {
             .field("config", &self.config)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
+    }
+}
+
+/// The metrics middleware and `GET /metrics` take only the registry.
+impl axum::extract::FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Arc<Metrics> {
+        Arc::clone(&state.metrics)
     }
 }
 
@@ -161,6 +176,8 @@ impl AppState {
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::new()?),
+            live: Arc::clone(ingest.live()),
+            heat: Arc::clone(ingest.heat()),
             ingest: Arc::new(ingest),
             sessions: Arc::new(SessionCache::default()),
             events,

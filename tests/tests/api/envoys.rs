@@ -104,7 +104,7 @@ async fn the_nearest_available_envoys_come_nearest_first() {
         )
         .await;
         let restarted = app.restarted_state().await;
-        let live = restarted.ingest.live();
+        let live = &restarted.live;
         assert!(!live.is_available(opted_id.parse().unwrap()));
         let near = live.nearest(
             pp_geo::LatLng::new(23.1066, 113.3245).unwrap(),

@@ -165,14 +165,14 @@ async fn the_heat_map_counts_visits_and_distinct_envoys_per_cell_and_window() {
             for res in 7..=10 {
                 let span = window.span(app.now());
                 assert_eq!(
-                    restarted.ingest.heat().cells(span, res, None, 1),
-                    app.state.ingest.heat().cells(span, res, None, 1),
+                    restarted.heat.cells(span, res, None, 1),
+                    app.state.heat.cells(span, res, None, 1),
                     "{window:?} res {res}"
                 );
             }
         }
         // the live window is rebuilt from the recent points, after the start
-        let heat = restarted.ingest.heat();
+        let heat = &restarted.heat;
         app.wait_for("the live window's rebuild", async || {
             heat.live_ready().then_some(())
         })

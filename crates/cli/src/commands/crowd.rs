@@ -654,8 +654,7 @@ fn walker(
     let speed_mps = rng.gen_range(1.1..1.5);
     let offset_ms = rng.gen_range(0..u64::try_from(POST_EVERY.as_millis()).unwrap_or(10_000));
     let resume = state
-        .ingest
-        .live()
+        .live
         .latest(id)
         .map(|p| p.at)
         .filter(|p| match &anchor {

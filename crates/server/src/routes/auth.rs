@@ -328,6 +328,6 @@ pub async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json
     Ok(Json(MeBody {
         user: UserBody::from(&auth.user),
         current_team_id,
-        available: state.ingest.live().is_available(auth.user.id),
+        available: state.live.is_available(auth.user.id),
     }))
 }

@@ -1,18 +1,18 @@
 //! Emergency dispatches: a commander alerts the nearest available envoys to a point; they
-//! accept or decline and mark arrival; the commander watches and closes it. The looking-after
-//! (alerts passed on, escalation, events) is in [`crate::dispatch`].
+//! accept or decline and mark arrival; the commander watches and closes it. What each step does
+//! (alerts passed on, escalation, events) and how a dispatch looks to its clients
+//! ([`DispatchBody`]) is the dispatch service's, [`crate::dispatch`].
 
-use crate::dispatch;
+use crate::dispatch::{self, DispatchBody};
 use crate::error::{ApiError, ApiResult, Created, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use pp_domain::dispatch::{Dispatch, DispatchState, Recipient, RecipientState, Tally};
-use pp_domain::{DispatchId, Role, UserId};
+use pp_domain::dispatch::{Dispatch, DispatchState};
+use pp_domain::{DispatchId, Role};
 use pp_geo::LatLng;
-use pp_store::{DispatchFilter, DispatchView};
+use pp_store::DispatchFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,7 +22,6 @@ use utoipa_axum::routes;
 pub const DEFAULT_RADIUS_M: f64 = 500.0;
 /// Default and largest `limit` of `GET /dispatches`.
 const LIMIT: (u32, u32) = (50, 500);
-const COMMAND: &[Role] = &[Role::Commander, Role::Admin];
 
 /// The routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,140 +49,6 @@ pub struct NewDispatch {
     pub message: String,
 }
 
-/// An alerted envoy.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecipientBody {
-    /// the envoy
-    pub user_id: UserId,
-    /// their name
-    pub name: String,
-    /// `notified`, `accepted`, `declined`, `expired` or `arrived`
-    pub state: RecipientState,
-    /// great-circle metres from the point when alerted
-    pub distance_m: f64,
-    /// the escalation the alert went out in (0: the first)
-    pub wave: u32,
-    /// when alerted
-    pub notified_at: DateTime<Utc>,
-    /// when an unanswered alert passes to the next envoy
-    pub expires_at: DateTime<Utc>,
-    /// when they answered (or the alert expired)
-    pub answered_at: Option<DateTime<Utc>>,
-    /// when they marked arrival
-    pub arrived_at: Option<DateTime<Utc>>,
-}
-
-impl RecipientBody {
-    fn of(r: &Recipient, name: &str) -> RecipientBody {
-        RecipientBody {
-            user_id: r.user,
-            name: name.to_owned(),
-            state: r.state,
-            distance_m: (r.distance_m * 10.0).round() / 10.0,
-            wave: r.wave,
-            notified_at: r.notified_at,
-            expires_at: r.expires_at,
-            answered_at: r.answered_at,
-            arrived_at: r.arrived_at,
-        }
-    }
-}
-
-/// A dispatch. The command centre sees every recipient; an envoy sees only their own alert.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DispatchBody {
-    /// id
-    pub id: DispatchId,
-    /// `open` or `closed`
-    pub state: DispatchState,
-    /// where help is needed
-    pub lat: f64,
-    /// where help is needed
-    pub lng: f64,
-    /// the current search radius (metres)
-    pub radius_m: f64,
-    /// the widest it may grow to
-    pub max_radius_m: f64,
-    /// envoys needed on the scene
-    pub needed: u32,
-    /// what is happening
-    pub message: String,
-    /// the commander who opened it
-    pub created_by: UserId,
-    /// when
-    pub created_at: DateTime<Utc>,
-    /// how many times the search has widened
-    pub escalations: u32,
-    /// when it widens next if fewer than `needed` have accepted by then (none when closed,
-    /// enough accepted, or widened the most times already)
-    pub next_escalation_at: Option<DateTime<Utc>>,
-    /// when it closed
-    pub closed_at: Option<DateTime<Utc>>,
-    /// who closed it
-    pub closed_by: Option<UserId>,
-    /// recipients in each state
-    pub counts: Tally,
-    /// the alerted envoys in the order they were alerted (for an envoy: only themselves)
-    pub recipients: Vec<RecipientBody>,
-}
-
-impl DispatchBody {
-    fn frame(view: &DispatchView, recipients: Vec<RecipientBody>) -> DispatchBody {
-        let d: &Dispatch = &view.dispatch;
-        let counts = view.tally();
-        DispatchBody {
-            id: d.id,
-            state: d.state,
-            lat: d.at.lat,
-            lng: d.at.lng,
-            radius_m: d.radius_m,
-            max_radius_m: d.policy.max_radius_m,
-            needed: d.needed,
-            message: d.message.clone(),
-            created_by: d.created_by,
-            created_at: d.created_at,
-            escalations: d.escalations,
-            next_escalation_at: d.next_escalation_at(&counts),
-            closed_at: d.closed_at,
-            closed_by: d.closed_by,
-            counts,
-            recipients,
-        }
-    }
-
-    /// The command centre's view: every recipient.
-    pub fn full(view: &DispatchView) -> DispatchBody {
-        let recipients = view
-            .recipients
-            .iter()
-            .map(|r| RecipientBody::of(&r.recipient, &r.name))
-            .collect();
-        DispatchBody::frame(view, recipients)
-    }
-
-    /// An envoy's view: their own alert only.
-    pub fn for_envoy(view: &DispatchView, user: UserId) -> DispatchBody {
-        let recipients = view
-            .recipients
-            .iter()
-            .filter(|r| r.recipient.user == user)
-            .map(|r| RecipientBody::of(&r.recipient, &r.name))
-            .collect();
-        DispatchBody::frame(view, recipients)
-    }
-
-    /// The view `auth` may see: all for the command centre, their own alert for an envoy it
-    /// alerted; `None` for anyone else.
-    fn for_caller(view: &DispatchView, auth: &AuthUser) -> Option<DispatchBody> {
-        if COMMAND.contains(&auth.user.role) {
-            Some(DispatchBody::full(view))
-        } else {
-            view.recipient(auth.user.id)
-                .map(|_| DispatchBody::for_envoy(view, auth.user.id))
-        }
-    }
-}
-
 /// Open a dispatch (commander, admin): alerts at once the nearest available envoys — `needed`
 /// plus the district's overfill — within `radius_m`; a decline or an alert left unanswered
 /// passes to the next nearest; while fewer than `needed` accept, the radius doubles every
@@ -208,7 +73,7 @@ pub async fn create(
     auth: AuthUser,
     ApiJson(body): ApiJson<NewDispatch>,
 ) -> ApiResult<Created<DispatchBody>> {
-    auth.require(COMMAND)?;
+    auth.require(dispatch::COMMAND)?;
     let at = LatLng::new(body.lat, body.lng)?;
     let opened = Dispatch::open(
         auth.user.id,
@@ -272,7 +137,7 @@ pub async fn list(
         .dispatches(&filter)
         .await?
         .iter()
-        .filter_map(|v| DispatchBody::for_caller(v, &auth))
+        .filter_map(|v| DispatchBody::for_viewer(v, auth.user.id, auth.user.role))
         .collect();
     Ok(Json(DispatchList { dispatches }))
 }
@@ -281,7 +146,7 @@ pub async fn list(
 /// that does not exist: envoys learn nothing of emergencies not meant for them).
 async fn load(state: &AppState, id: DispatchId, auth: &AuthUser) -> ApiResult<DispatchBody> {
     let view = state.store.dispatch(id).await?;
-    DispatchBody::for_caller(&view, auth).ok_or_else(not_found)
+    DispatchBody::for_viewer(&view, auth.user.id, auth.user.role).ok_or_else(not_found)
 }
 
 fn not_found() -> ApiError {
@@ -345,18 +210,8 @@ pub async fn respond(
     ApiJson(body): ApiJson<Answer>,
 ) -> ApiResult<Json<DispatchBody>> {
     auth.require(&[Role::Envoy])?;
-    let user = auth.user.id;
-    let now = state.clock.now();
-    let (view, changed) = state
-        .store
-        .respond_dispatch(id, user, body.accept, now)
-        .await?;
-    let view = if changed {
-        dispatch::answered(&state, view, user).await?
-    } else {
-        view
-    };
-    Ok(Json(DispatchBody::for_envoy(&view, user)))
+    let view = dispatch::respond(&state, id, auth.user.id, body.accept).await?;
+    Ok(Json(DispatchBody::for_envoy(&view, auth.user.id)))
 }
 
 /// Mark arrival on the scene (an envoy who accepted): the server's latest position of the
@@ -383,17 +238,8 @@ pub async fn arrived(
     ApiPath(id): ApiPath<DispatchId>,
 ) -> ApiResult<Json<DispatchBody>> {
     auth.require(&[Role::Envoy])?;
-    let user = auth.user.id;
-    let at = state.ingest.live().latest(user).map(|p| p.at);
-    let (view, changed) = state
-        .store
-        .arrive_dispatch(id, user, at, state.clock.now())
-        .await?;
-    if changed {
-        dispatch::tell_envoy(&state, &view, user, "dispatch_update");
-        dispatch::tell_command(&state, &view);
-    }
-    Ok(Json(DispatchBody::for_envoy(&view, user)))
+    let view = dispatch::arrive(&state, id, auth.user.id).await?;
+    Ok(Json(DispatchBody::for_envoy(&view, auth.user.id)))
 }
 
 /// Close a dispatch (commander, admin): alerts not answered are withdrawn (they expire), every
@@ -419,11 +265,7 @@ pub async fn close(
     auth: AuthUser,
     ApiPath(id): ApiPath<DispatchId>,
 ) -> ApiResult<Json<DispatchBody>> {
-    auth.require(COMMAND)?;
-    let view = state
-        .store
-        .close_dispatch(id, auth.user.id, state.clock.now())
-        .await?;
-    dispatch::closed(&state, &view);
+    auth.require(dispatch::COMMAND)?;
+    let view = dispatch::close(&state, id, auth.user.id).await?;
     Ok(Json(DispatchBody::full(&view)))
 }

@@ -1,13 +1,14 @@
 //! Finding help: the nearest envoys available for an emergency (served from the in-memory live
-//! index's spatial search, never a table scan), and an envoy's opt-out of dispatch.
+//! index's spatial search, never a table scan), and an envoy's opt-out of dispatch; who is
+//! available is the dispatch service's to say ([`crate::dispatch`]).
 
+use crate::dispatch;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pp_domain::heat::LIVE_MINUTES;
 use pp_domain::{Role, UserId};
 use pp_geo::LatLng;
 use serde::{Deserialize, Serialize};
@@ -104,11 +105,7 @@ pub async fn nearest(
             ),
         ));
     }
-    let since = state.clock.now() - chrono::Duration::minutes(LIVE_MINUTES);
-    let envoys = state
-        .ingest
-        .live()
-        .nearest(at, k, radius_m, since, |_| false)
+    let envoys = dispatch::nearest_available(&state, at, k, radius_m, |_| false)
         .into_iter()
         .map(|n| NearestEnvoy {
             id: n.user,
@@ -149,13 +146,6 @@ pub async fn set_availability(
     ApiJson(body): ApiJson<Availability>,
 ) -> ApiResult<Json<Availability>> {
     auth.require(&[Role::Envoy])?;
-    state
-        .store
-        .set_available(auth.user.id, body.available)
-        .await?;
-    state
-        .ingest
-        .live()
-        .set_available(auth.user.id, body.available);
+    dispatch::set_available(&state, auth.user.id, body.available).await?;
     Ok(Json(body))
 }

@@ -165,7 +165,7 @@ fn bounds(span: Span, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 /// The live window is rebuilt for a few seconds after a start: a 503 then, rather than a map
 /// that looks empty.
 fn check_ready(state: &AppState, window: HeatWindow) -> ApiResult<()> {
-    if window == HeatWindow::Live && !state.ingest.heat().live_ready() {
+    if window == HeatWindow::Live && !state.heat.live_ready() {
         return Err(ApiError::unavailable(
             "heat_map_loading",
             "the live heat map is being rebuilt after a restart: try again in a few seconds",
@@ -210,10 +210,7 @@ pub async fn heatmap(
     let bbox = parse_bbox(q.bbox.as_deref())?;
     let min_envoys = heat::min_envoys(auth.user.role, state.config.heat_min_envoys);
     let span = window.span(now);
-    let cells = state
-        .ingest
-        .heat()
-        .cells(span, res, bbox.as_ref(), min_envoys);
+    let cells = state.heat.cells(span, res, bbox.as_ref(), min_envoys);
     let (from, to) = bounds(span, now);
     Ok(Json(HeatMapBody {
         kind: "FeatureCollection",
@@ -285,21 +282,10 @@ pub async fn heat_tile(
     check_ready(&state, window)?;
     let now = state.clock.now();
     let span = window.span(now);
-    let res = tile.heat_res();
     let min_envoys = heat::min_envoys(auth.user.role, state.config.heat_min_envoys);
-    let heat = state.ingest.heat();
-    let max = heat.max_visits(&window.name(), span, res, min_envoys);
-    let scale = (1.0 + max as f64).ln().max(f64::MIN_POSITIVE);
-    let cells: Vec<(u64, f32)> = heat
-        .cells(span, res, Some(&tile.bbox()), min_envoys)
-        .iter()
-        .map(|c| {
-            (
-                c.cell,
-                ((1.0 + c.visits as f64).ln() / scale).min(1.0) as f32,
-            )
-        })
-        .collect();
+    let cells = state
+        .heat
+        .tile_shades(&window.name(), span, &tile, min_envoys);
     let png = tokio::task::spawn_blocking(move || pp_geo::tile::render_heat(&tile, &cells))
         .await
         .map_err(ApiError::internal)?;
@@ -396,8 +382,7 @@ pub async fn live(
     let bbox = parse_bbox(q.bbox.as_deref())?;
     let since = state.clock.now() - chrono::Duration::minutes(LIVE_MINUTES);
     let mut seen: Vec<_> = state
-        .ingest
-        .live()
+        .live
         .seen_since(since)
         .into_iter()
         .filter(|(_, p)| bbox.as_ref().is_none_or(|b| b.contains(p.at)))

@@ -2,11 +2,12 @@
 //! report is routed at once to the department its category goes to; that department's staff
 //! (or a commander) work it to the end, a commander may send it elsewhere, and the reporter
 //! follows every step on their event stream. The rules are the domain's
-//! (`pp_domain::incident`); Open311 clients reach the same reports through [`crate::open311`].
+//! (`pp_domain::incident`), filing and working a report the incident service's
+//! ([`crate::incident`]); Open311 clients reach the same reports through [`crate::open311`].
 
 use crate::error::{ApiError, ApiResult, Created, ErrorBody};
-use crate::events::Audience;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::incident::{self, IncidentBody};
 use crate::photo;
 use crate::state::AppState;
 use axum::extract::multipart::MultipartRejection;
@@ -15,10 +16,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pp_domain::incident::{
-    Actor, Category, IncidentStatus, NewIncident, Sees, TimelineKind, MAX_PHOTOS,
-};
-use pp_domain::{IncidentId, Role, TeamId, UserId};
+use pp_domain::incident::{Category, IncidentStatus, NewIncident, MAX_PHOTOS};
+use pp_domain::{IncidentId, TeamId};
 use pp_geo::{BBox, LatLng};
 use pp_store::{IncidentChange, IncidentFilter, IncidentView};
 use serde::{Deserialize, Serialize};
@@ -64,156 +63,6 @@ pub struct ReportForm {
     photo: Option<Vec<u8>>,
 }
 
-/// One step of a report's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineBody {
-    /// when
-    pub at: DateTime<Utc>,
-    /// who
-    pub actor_id: UserId,
-    /// their name
-    pub actor_name: String,
-    /// `reported`, `status` or `rerouted`
-    pub kind: TimelineKind,
-    /// the status after it
-    pub status: IncidentStatus,
-    /// the department after it
-    pub department: String,
-    /// what they wrote
-    pub note: String,
-}
-
-/// A report.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IncidentBody {
-    /// id (Open311's `service_request_id`)
-    pub id: IncidentId,
-    /// what it is about
-    pub category: Category,
-    /// the category's name in Chinese
-    pub category_name_zh: String,
-    /// the category's name in English
-    pub category_name_en: String,
-    /// what the reporter saw
-    pub description: String,
-    /// where (WGS-84)
-    pub lat: f64,
-    /// where (WGS-84)
-    pub lng: f64,
-    /// the reporter's team, when reported on patrol
-    pub team_id: Option<TeamId>,
-    /// the department (code) it is routed to
-    pub department: String,
-    /// `open`, `acknowledged`, `in_progress`, `resolved` or `rejected`
-    pub status: IncidentStatus,
-    /// who reported it
-    pub reporter_id: UserId,
-    /// their name
-    pub reporter_name: String,
-    /// links to its photos (signed-in GETs: send the token as a header or `?token=`)
-    pub photos: Vec<String>,
-    /// a link to a photo kept elsewhere (sent by an Open311 client)
-    pub media_url: Option<String>,
-    /// when reported
-    pub created_at: DateTime<Utc>,
-    /// when it last changed
-    pub updated_at: DateTime<Utc>,
-    /// when its department acknowledged it
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// when it was resolved or rejected
-    pub closed_at: Option<DateTime<Utc>>,
-    /// its history, oldest first (only on `GET /incidents/{id}`, `PATCH` and events)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeline: Option<Vec<TimelineBody>>,
-}
-
-/// The link of a report's `n`-th photo (from 1).
-pub fn photo_url(state: &AppState, id: IncidentId, n: usize) -> String {
-    format!(
-        "{}{}/incidents/{id}/photos/{n}",
-        state.config.public_url,
-        super::API_PREFIX
-    )
-}
-
-impl IncidentBody {
-    /// The body of `view`; with its timeline when `timeline` is set.
-    pub fn of(state: &AppState, view: &IncidentView, timeline: bool) -> IncidentBody {
-        let i = &view.incident;
-        let (zh, en) = i.category.names();
-        IncidentBody {
-            id: i.id,
-            category: i.category,
-            category_name_zh: zh.to_owned(),
-            category_name_en: en.to_owned(),
-            description: i.description.clone(),
-            lat: i.at.lat,
-            lng: i.at.lng,
-            team_id: i.team_id,
-            department: i.department.clone(),
-            status: i.status,
-            reporter_id: i.reporter,
-            reporter_name: view.reporter_name.clone(),
-            photos: (1..=i.photos.len())
-                .map(|n| photo_url(state, i.id, n))
-                .collect(),
-            media_url: i.media_url.clone(),
-            created_at: i.created_at,
-            updated_at: i.updated_at,
-            acknowledged_at: i.acknowledged_at,
-            closed_at: i.closed_at,
-            timeline: timeline.then(|| {
-                view.timeline
-                    .iter()
-                    .map(|t| TimelineBody {
-                        at: t.entry.at,
-                        actor_id: t.entry.actor,
-                        actor_name: t.actor_name.clone(),
-                        kind: t.entry.kind,
-                        status: t.entry.status,
-                        department: t.entry.department.clone(),
-                        note: t.entry.note.clone(),
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-/// The caller as the incident rules see them.
-pub fn actor(auth: &AuthUser) -> Actor<'_> {
-    Actor {
-        id: auth.user.id,
-        role: auth.user.role,
-        department: auth.user.department.as_deref(),
-    }
-}
-
-/// Tells everyone concerned that a report changed (`incident` events: `{change, incident}`):
-/// its reporter, the command centre, the staff of the department it is routed to, and, when
-/// it was re-routed, the staff of the department it left.
-pub fn announce(state: &AppState, view: &IncidentView, change: TimelineKind, left: Option<&str>) {
-    let i = &view.incident;
-    let mut audiences = vec![
-        Audience::Users(vec![i.reporter]),
-        Audience::Roles(vec![Role::Commander, Role::Admin]),
-        Audience::Department(i.department.clone()),
-    ];
-    if let Some(old) = left.filter(|old| *old != i.department) {
-        audiences.push(Audience::Department(old.to_owned()));
-    }
-    let data = serde_json::json!({
-        "change": change,
-        "incident": IncidentBody::of(state, view, true),
-    });
-    state.events.publish(
-        "incident",
-        Audience::Any(audiences),
-        data,
-        state.clock.now(),
-    );
-}
-
 /// Saves and validates the photos of a report (off the async threads), returning their file
 /// names (`<sha256>.<ext>`) in the order sent.
 pub async fn store_photos(state: &AppState, photos: Vec<Vec<u8>>) -> ApiResult<Vec<String>> {
@@ -225,22 +74,6 @@ pub async fn store_photos(state: &AppState, photos: Vec<Vec<u8>>) -> ApiResult<V
         names.push(name);
     }
     Ok(names)
-}
-
-/// Files a report through the store, then tells everyone concerned.
-pub async fn file(
-    state: &AppState,
-    reporter: UserId,
-    new: &NewIncident<'_>,
-) -> ApiResult<IncidentView> {
-    let view = state
-        .store
-        .report_incident(reporter, new, state.clock.now())
-        .await?;
-    tracing::info!(incident = %view.incident.id, category = view.incident.category.code(),
-        department = %view.incident.department, "incident reported");
-    announce(state, &view, TimelineKind::Reported, None);
-    Ok(view)
 }
 
 /// Report an incident (anyone signed in): routed at once to the department of its category;
@@ -295,7 +128,7 @@ pub async fn report(
         photos,
         media_url: None,
     };
-    let view = file(&state, auth.user.id, &new).await?;
+    let view = incident::file(&state, auth.user.id, &new).await?;
     Ok(Created(IncidentBody::of(&state, &view, true)))
 }
 
@@ -369,7 +202,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(LIMIT.0).clamp(1, LIMIT.1),
         ..IncidentFilter::default()
     };
-    scope(&mut filter, &actor(&auth))?;
+    incident::scope(&mut filter, &incident::actor(&auth.user))?;
     let incidents = state
         .store
         .incidents(&filter)
@@ -380,25 +213,6 @@ pub async fn list(
     Ok(Json(IncidentList { incidents }))
 }
 
-/// Narrows a listing to what `actor` sees (`Actor::sees`): staff asking for another
-/// department than theirs get a 403 `not_your_department`.
-pub fn scope(filter: &mut IncidentFilter, actor: &Actor<'_>) -> ApiResult<()> {
-    match actor.sees() {
-        Sees::All => {}
-        Sees::Department(own) => {
-            if filter.department.as_ref().is_some_and(|d| d != own) {
-                return Err(ApiError::from(pp_domain::DomainError::forbidden(
-                    "not_your_department",
-                    "staff see the reports routed to their own department",
-                )));
-            }
-            filter.department = Some(own.to_owned());
-        }
-        Sees::Reported(user) => filter.reporter = Some(user),
-    }
-    Ok(())
-}
-
 fn not_found() -> ApiError {
     ApiError::not_found("incident_not_found", "incident not found")
 }
@@ -406,7 +220,7 @@ fn not_found() -> ApiError {
 /// Loads a report the caller may see (404 otherwise, as for one that does not exist).
 async fn visible(state: &AppState, id: IncidentId, auth: &AuthUser) -> ApiResult<IncidentView> {
     let view = state.store.incident(id).await?;
-    if view.incident.may_see(&actor(auth)) {
+    if view.incident.may_see(&incident::actor(&auth.user)) {
         Ok(view)
     } else {
         Err(not_found())
@@ -486,27 +300,8 @@ pub async fn change(
             ))
         }
     };
-    let (view, entry) = state
-        .store
-        .update_incident(
-            id,
-            &actor(&auth),
-            &change,
-            patch.note.as_deref().unwrap_or(""),
-            state.clock.now(),
-        )
-        .await?;
-    if let Some(entry) = entry {
-        tracing::info!(status = entry.status.as_str(), department = %entry.department, "incident changed");
-        // the department it left: the one of the entry before this one
-        let before = view.timeline.iter().rev().nth(1);
-        announce(
-            &state,
-            &view,
-            entry.kind,
-            before.map(|t| t.entry.department.as_str()),
-        );
-    }
+    let note = patch.note.as_deref().unwrap_or("");
+    let view = incident::change(&state, id, &incident::actor(&auth.user), &change, note).await?;
     Ok(Json(IncidentBody::of(&state, &view, true)))
 }
 

@@ -21,8 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-/// Prefix of the JSON API.
-pub const API_PREFIX: &str = "/api/v1";
+pub use crate::API_PREFIX;
 
 /// The document's frame: title, tags, shared schemas and the bearer scheme; the paths come
 /// from the routers' registrations.

@@ -6,9 +6,9 @@
 //!    registered is skipped, so a second load adds no one).
 //! 2. Footprints (`footprints.csv`, sorted by `ts`): grouped per volunteer, then appended in
 //!    chunks of `--chunk` points, `--concurrency` volunteers at once but each one's chunks
-//!    strictly in order, every chunk validated as the API does (`validate_history`: the API's
-//!    rules without its 24-hour freshness limit) against the envoy's latest point in the live
-//!    index, then `Ingest::append`: queued, group-committed, and only then in the live index.
+//!    strictly in order, every chunk through `Ingest::submit_history`, the path of
+//!    `POST /positions` without its 24-hour freshness limit: validated against the envoy's
+//!    latest point in the live index, queued, group-committed, and only then in the live index.
 //! 3. Each volunteer's live position (`volunteers.csv`: one point at `last_seen_unix`), after
 //!    its footprints, the same way.
 //! 4. A session (30 days) for every envoy of `updates.csv`, written to
@@ -32,10 +32,10 @@ use pp_domain::account::{
     generate_session_token, hash_password, session_token_hash, NewUser, Phone,
 };
 use pp_domain::heat::HOUR_MS;
-use pp_domain::position::{validate_history, Crs, PointIn, MAX_BATCH};
+use pp_domain::position::{Crs, PointIn, MAX_BATCH};
 use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock, Timestamp};
 use pp_domain::{Role, UserId};
-use pp_server::ingest::Ingest;
+use pp_server::ingest::{Ingest, SubmitError};
 use pp_store::{DbKind, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -444,8 +444,8 @@ async fn append_all(
     }
 }
 
-/// Validates one envoy's points as `POST /positions` does (minus the 24-hour rule) and appends
-/// them through the pipeline, waiting for the commit.
+/// Submits one envoy's points through the pipeline as `POST /positions` does (minus the
+/// 24-hour rule), waiting for the commit; a chunk with no valid point counts as rejected.
 async fn append(
     ingest: &Ingest,
     user: UserId,
@@ -462,21 +462,17 @@ async fn append(
         })
         .collect();
     let sent = points.len() as u64;
-    let previous = ingest.live().latest(user);
-    let check = validate_history(points, Crs::Wgs84, previous, SystemClock.now())?;
-    let rejected = check.rejected.len() as u64;
-    let flags: Vec<bool> = check.accepted.iter().map(|p| p.flagged).collect();
-    let new = ingest
-        .append(user, check.accepted)
-        .await
-        .map_err(|e| anyhow::anyhow!("appending positions: {e}"))?;
-    let accepted = new.iter().filter(|&&n| n).count() as u64;
-    let flagged = new.iter().zip(&flags).filter(|(&n, &f)| n && f).count() as u64;
+    let report = match ingest.submit_history(user, points, Crs::Wgs84).await {
+        Ok(r) | Err(SubmitError::NoValidPoints(r)) => r,
+        Err(e) => return Err(anyhow::anyhow!("appending positions: {e}")),
+    };
+    let rejected = report.rejected.len() as u64;
+    let accepted = report.accepted as u64;
     Ok(Counts {
         sent,
         accepted,
         duplicates: sent - rejected - accepted,
-        flagged,
+        flagged: report.flagged as u64,
         rejected,
         appends: 1,
     })

@@ -4,27 +4,55 @@
 //!
 //! The rules are the domain's (`pp_domain::dispatch`); the store applies them in transactions
 //! (so several nodes may run this loop at once); the live index knows who is near and who is
-//! taken ([`crate::ingest::LiveIndex::set_engaged`]). Events:
+//! taken ([`crate::live::LiveIndex::set_engaged`]). Clients see a dispatch as a
+//! [`DispatchBody`], in answers and events alike. Events:
 //! - `dispatch_alert` to an envoy newly alerted (their view of the dispatch: the phone rings);
 //! - `dispatch_update` to an envoy whose alert changed (expired, the dispatch closed, their
 //!   own answer from another device);
 //! - `dispatch` to commanders and admins: the whole dispatch after every change.
 
+mod body;
+
+pub use body::{DispatchBody, RecipientBody};
+
 use crate::events::Audience;
-use crate::routes::dispatches::DispatchBody;
+use crate::live::Nearby;
 use crate::state::AppState;
 use pp_domain::dispatch::{Dispatch, RecipientState};
 use pp_domain::heat::LIVE_MINUTES;
 use pp_domain::{DispatchId, Role, UserId};
+use pp_geo::LatLng;
 use pp_store::{DispatchFilter, DispatchView, StoreResult};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
 
+/// Who opens, closes and sees every dispatch: the command centre.
+pub const COMMAND: &[Role] = &[Role::Commander, Role::Admin];
 /// Candidates beyond those wanted offered to the store, in case another dispatch (or node)
 /// has just taken some of them.
 const SPARE_CANDIDATES: usize = 5;
 /// The most open dispatches one round looks after.
 const MAX_OPEN: u32 = 1_000;
+
+/// Up to `k` envoys available for dispatch within `radius_m` of `at`, nearest first, but not
+/// those `skip`ped: seen in the last [`LIVE_MINUTES`], not opted out, not on an open dispatch.
+pub fn nearest_available(
+    state: &AppState,
+    at: LatLng,
+    k: usize,
+    radius_m: f64,
+    skip: impl Fn(UserId) -> bool,
+) -> Vec<Nearby> {
+    let since = state.clock.now() - chrono::Duration::minutes(LIVE_MINUTES);
+    state.live.nearest(at, k, radius_m, since, skip)
+}
+
+/// Opts an envoy in to or out of dispatch: stored, and at once in the live index's search.
+pub async fn set_available(state: &AppState, user: UserId, available: bool) -> StoreResult<()> {
+    state.store.set_available(user, available).await?;
+    state.live.set_available(user, available);
+    Ok(())
+}
 
 /// Alerts the nearest available envoys the dispatch wants now (none when it wants none or
 /// nobody is near); tells each of them. Returns the dispatch after it, when anyone was alerted.
@@ -39,16 +67,10 @@ pub async fn alert_nearest(
     }
     let now = state.clock.now();
     let before: HashSet<UserId> = view.recipients.iter().map(|r| r.recipient.user).collect();
-    let candidates: Vec<(UserId, f64)> = state
-        .ingest
-        .live()
-        .nearest(
-            d.at,
-            wanted + SPARE_CANDIDATES,
-            d.radius_m,
-            now - chrono::Duration::minutes(LIVE_MINUTES),
-            |u| before.contains(&u),
-        )
+    let candidates: Vec<(UserId, f64)> =
+        nearest_available(state, d.at, wanted + SPARE_CANDIDATES, d.radius_m, |u| {
+            before.contains(&u)
+        })
         .into_iter()
         .map(|n| (n.user, n.distance_m))
         .collect();
@@ -60,7 +82,7 @@ pub async fn alert_nearest(
         return Ok(None);
     }
     let users: Vec<UserId> = alerted.new.iter().map(|r| r.user).collect();
-    state.ingest.live().set_engaged(users.iter().copied(), true);
+    state.live.set_engaged(users.iter().copied(), true);
     for user in users {
         tell_envoy(state, &alerted.view, user, "dispatch_alert");
     }
@@ -111,6 +133,50 @@ pub async fn open(state: &AppState, dispatch: Dispatch) -> StoreResult<DispatchV
     Ok(view)
 }
 
+/// An envoy's answer to their alert (`accept` or decline): when it changed anything, see
+/// [`answered`]. Returns the dispatch after it.
+pub async fn respond(
+    state: &AppState,
+    id: DispatchId,
+    user: UserId,
+    accept: bool,
+) -> StoreResult<DispatchView> {
+    let (view, changed) = state
+        .store
+        .respond_dispatch(id, user, accept, state.clock.now())
+        .await?;
+    if changed {
+        answered(state, view, user).await
+    } else {
+        Ok(view)
+    }
+}
+
+/// An envoy who accepted marks arrival: the store checks their latest position (from the live
+/// index) against the scene; the envoy and the command centre hear of it.
+pub async fn arrive(state: &AppState, id: DispatchId, user: UserId) -> StoreResult<DispatchView> {
+    let at = state.live.latest(user).map(|p| p.at);
+    let (view, changed) = state
+        .store
+        .arrive_dispatch(id, user, at, state.clock.now())
+        .await?;
+    if changed {
+        tell_envoy(state, &view, user, "dispatch_update");
+        tell_command(state, &view);
+    }
+    Ok(view)
+}
+
+/// Closes a dispatch (`by`: a commander): see [`closed`].
+pub async fn close(state: &AppState, id: DispatchId, by: UserId) -> StoreResult<DispatchView> {
+    let view = state
+        .store
+        .close_dispatch(id, by, state.clock.now())
+        .await?;
+    closed(state, &view);
+    Ok(view)
+}
+
 /// After an envoy's answer changed their alert: frees them when they are no longer taken,
 /// passes a declined place on, and tells them (their other devices) and the command centre.
 pub async fn answered(
@@ -119,7 +185,7 @@ pub async fn answered(
     user: UserId,
 ) -> StoreResult<DispatchView> {
     let engaged = view.recipient(user).is_some_and(|r| r.state.is_engaged());
-    state.ingest.live().set_engaged([user], engaged);
+    state.live.set_engaged([user], engaged);
     let view = alert_nearest(state, &view).await?.unwrap_or(view);
     tell_envoy(state, &view, user, "dispatch_update");
     tell_command(state, &view);
@@ -141,7 +207,7 @@ pub fn closed(state: &AppState, view: &DispatchView) {
         })
         .map(|r| r.user)
         .collect();
-    state.ingest.live().set_engaged(held.iter().copied(), false);
+    state.live.set_engaged(held.iter().copied(), false);
     for &user in &held {
         tell_envoy(state, view, user, "dispatch_update");
     }
@@ -155,8 +221,7 @@ pub async fn run_once(state: &AppState) -> StoreResult<usize> {
     let now = state.clock.now();
     let expired = state.store.expire_alerts(now).await?;
     state
-        .ingest
-        .live()
+        .live
         .set_engaged(expired.iter().map(|(_, u)| *u), false);
     let open = state
         .store

@@ -18,17 +18,22 @@
 //! pipeline after each group commit, with exactly what that commit added: the index is a cache
 //! of the store, like the live index.
 
+mod load;
+mod series;
+mod tile;
+
 use pp_domain::heat::{Span, HOUR_MS, LIVE_MINUTES};
 use pp_domain::position::Position;
 use pp_domain::time::{to_millis, Timestamp};
 use pp_domain::UserId;
 use pp_geo::cells::{cell_center, cell_may_overlap, Cells, MAX_RES, MIN_RES, RES_COUNT};
-use pp_geo::{BBox, LatLng};
-use pp_store::{HeatRow, Store, StoreError};
+use pp_geo::BBox;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use series::Series;
 
 /// One cell of a heat map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,78 +44,6 @@ pub struct HeatCell {
     pub visits: u64,
     /// Distinct envoys of those points.
     pub envoys: u32,
-}
-
-/// A cell's hour: its visits, and where its envoys start in [`Series::envoys`].
-#[derive(Debug, Clone, Copy)]
-struct Hour {
-    hour: u32,
-    visits: u32,
-    start: u32,
-}
-
-/// A cell's hours and their envoys, and its centre (for box filters).
-#[derive(Debug)]
-struct Series {
-    center: Option<LatLng>,
-    /// ascending
-    hours: Vec<Hour>,
-    /// the envoys of `hours[i]` are `envoys[hours[i].start..hours[i + 1].start]`, ascending
-    envoys: Vec<u32>,
-}
-
-impl Series {
-    /// Where the envoys of `hours[i]` end.
-    fn end(&self, i: usize) -> usize {
-        self.hours
-            .get(i + 1)
-            .map_or(self.envoys.len(), |h| h.start as usize)
-    }
-
-    fn add(&mut self, hour: u32, envoy: u32, visits: u32) {
-        // new points are nearly always of the latest hour: look at the end first
-        let i = match self.hours.last() {
-            Some(last) if last.hour == hour => self.hours.len() - 1,
-            Some(last) if last.hour > hour => {
-                match self.hours.binary_search_by_key(&hour, |h| h.hour) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        let start = self.hours[i].start;
-                        self.hours.insert(
-                            i,
-                            Hour {
-                                hour,
-                                visits: 0,
-                                start,
-                            },
-                        );
-                        i
-                    }
-                }
-            }
-            _ => {
-                self.hours.push(Hour {
-                    hour,
-                    visits: 0,
-                    start: u32::try_from(self.envoys.len()).unwrap_or(u32::MAX),
-                });
-                self.hours.len() - 1
-            }
-        };
-        self.hours[i].visits = self.hours[i].visits.saturating_add(visits);
-        let (start, end) = (self.hours[i].start as usize, self.end(i));
-        if let Err(at) = self.envoys[start..end].binary_search(&envoy) {
-            self.envoys.insert(start + at, envoy);
-            for later in &mut self.hours[i + 1..] {
-                later.start += 1;
-            }
-        }
-    }
-
-    fn shrink(&mut self) {
-        self.hours.shrink_to_fit();
-        self.envoys.shrink_to_fit();
-    }
 }
 
 /// One minute of the live window: each envoy's visits per cell combination.
@@ -198,83 +131,14 @@ pub struct HeatIndex {
     /// (Unix ms) are the rebuild's to add, not the pipeline's (0: no rebuild running).
     live_from: AtomicI64,
     /// the busiest cell's visits per (window, resolution, suppression), for the tiles' colour
-    /// scale: computed at most every [`MAX_CACHE`]
+    /// scale: computed at most every [`tile::MAX_CACHE`]
     max: Mutex<HashMap<MaxKey, (Instant, u64)>>,
 }
 
 /// A window's name, a resolution and a suppression threshold.
 type MaxKey = (String, u8, u32);
 
-/// How long a window's busiest cell is reused by the tiles.
-const MAX_CACHE: Duration = Duration::from_secs(30);
-
-/// Hours of aggregates read from the store per query while loading.
-const LOAD_HOURS: i64 = 24;
-/// Envoys whose recent points are read per query while loading.
-const LOAD_ENVOYS: usize = 512;
-
 impl HeatIndex {
-    /// Builds the index from the store's aggregates. Its live window stays empty until
-    /// [`HeatIndex::rebuild_live`] has run: [`HeatIndex::record`] leaves it the points taken
-    /// up to `now`.
-    pub async fn load(store: &dyn Store, now: Timestamp) -> Result<HeatIndex, StoreError> {
-        let index = HeatIndex::default();
-        index.live_from.store(to_millis(now), Ordering::Release);
-        if let Some((first, last)) = store.heat_hours().await? {
-            let mut from = first;
-            while from <= last {
-                let rows = store.heat_rows(from, from + LOAD_HOURS - 1).await?;
-                index.add_rows(&rows);
-                from += LOAD_HOURS;
-            }
-        }
-        {
-            let mut inner = index.write();
-            for grid in &mut inner.grids {
-                for s in grid.values_mut() {
-                    s.shrink();
-                }
-            }
-        }
-        Ok(index)
-    }
-
-    /// Rebuilds the live window from the stored points, taken up to the `now` given to
-    /// [`HeatIndex::load`], of the envoys in `recent` (those the live index saw in the last
-    /// minutes), while the pipeline already adds the newer ones: so a start does not wait for
-    /// it (a crowd reporting every second leaves millions of points in ten minutes). A point
-    /// taken before the start but stored while this runs is missed when its envoy was read
-    /// already (the live window only; the hourly aggregates are exact).
-    pub async fn rebuild_live(
-        &self,
-        store: &dyn Store,
-        recent: &[UserId],
-    ) -> Result<(), StoreError> {
-        let now_ms = self.live_from.load(Ordering::Acquire);
-        let now = pp_domain::time::from_millis(now_ms);
-        let since = now - chrono::Duration::minutes(LIVE_MINUTES);
-        let mut result = Ok(());
-        // a few hundred envoys at a time: their points of the last minutes may be many
-        for users in recent.chunks(LOAD_ENVOYS) {
-            let tracks = match store.tracks(users, since, now).await {
-                Ok(tracks) => tracks,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let mut inner = self.write();
-            for (user, points) in tracks {
-                let envoy = inner.envoy(user);
-                for p in points.iter().filter(|p| p.counts()) {
-                    inner.add_recent(to_millis(p.ts), &Cells::of(p.at), envoy, now_ms);
-                }
-            }
-        }
-        self.live_from.store(0, Ordering::Release);
-        result
-    }
-
     /// Whether the live window is complete (not being rebuilt after a start).
     pub fn live_ready(&self) -> bool {
         self.live_from.load(Ordering::Acquire) == 0
@@ -286,15 +150,6 @@ impl HeatIndex {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds stored aggregate rows.
-    pub fn add_rows(&self, rows: &[HeatRow]) {
-        let mut inner = self.write();
-        for r in rows {
-            let envoy = inner.envoy(r.user);
-            inner.add(r.hour, &r.cells, envoy, r.visits);
-        }
     }
 
     /// Adds what a group commit stored: each new unflagged point of `user` (`new[i]` says
@@ -420,27 +275,6 @@ impl HeatIndex {
         out
     }
 
-    /// The most visits of one cell in the window (named `window` for the cache) at `res`,
-    /// among the cells shown with `min_envoys`: what a tile's colours are scaled to, the same
-    /// for every tile of the window. Recomputed at most every 30 s.
-    pub fn max_visits(&self, window: &str, span: Span, res: u8, min_envoys: u32) -> u64 {
-        let key = (window.to_owned(), res, min_envoys);
-        let mut cache = self.max.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&(at, max)) = cache.get(&key) {
-            if at.elapsed() < MAX_CACHE {
-                return max;
-            }
-        }
-        let max = self
-            .cells(span, res, None, min_envoys)
-            .iter()
-            .map(|c| c.visits)
-            .max()
-            .unwrap_or(0);
-        cache.insert(key, (Instant::now(), max));
-        max
-    }
-
     /// What the index holds over all resolutions, for logs and benchmarks: (cells, cell-hours,
     /// envoy-hours).
     pub fn size(&self) -> (usize, usize, usize) {
@@ -460,6 +294,7 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone, Utc};
     use pp_domain::heat::{hour_of, HeatWindow};
+    use pp_geo::LatLng;
 
     fn at(ts: Timestamp, lat: f64, lng: f64) -> Position {
         Position {
@@ -527,42 +362,6 @@ mod tests {
         };
         assert!(index.cells(span, 9, None, 1).is_empty());
         assert_eq!(index.size().0, 4);
-    }
-
-    #[test]
-    fn a_series_matches_a_plain_count_whatever_the_order_of_its_points() {
-        use rand::{Rng as _, SeedableRng as _};
-        use std::collections::{BTreeMap, BTreeSet};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for _ in 0..50 {
-            let mut series = Series {
-                center: None,
-                hours: Vec::new(),
-                envoys: Vec::new(),
-            };
-            let mut want: BTreeMap<u32, (u32, BTreeSet<u32>)> = BTreeMap::new();
-            for _ in 0..rng.gen_range(1..300) {
-                // mostly the latest hours, sometimes a late point of an older one
-                let hour = 1000 + rng.gen_range(0..12);
-                let (envoy, visits) = (rng.gen_range(0..20), rng.gen_range(1..4));
-                series.add(hour, envoy, visits);
-                let w = want.entry(hour).or_default();
-                w.0 += visits;
-                w.1.insert(envoy);
-            }
-            let got: BTreeMap<u32, (u32, BTreeSet<u32>)> = series
-                .hours
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    let envoys = &series.envoys[h.start as usize..series.end(i)];
-                    assert!(envoys.windows(2).all(|w| w[0] < w[1]), "{envoys:?}");
-                    (h.hour, (h.visits, envoys.iter().copied().collect()))
-                })
-                .collect();
-            assert_eq!(got, want);
-            assert!(series.hours.windows(2).all(|w| w[0].hour < w[1].hour));
-        }
     }
 
     #[test]
