@@ -429,12 +429,22 @@ fn lines_before_tests(text: &str) -> usize {
             let next = lines[n + 1..]
                 .iter()
                 .find(|l| !l.trim().is_empty() && !l.starts_with("#["));
-            if next.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ")) {
+            if next.is_some_and(|l| is_module(l)) {
                 return n;
             }
         }
     }
     lines.len()
+}
+
+/// Whether a line declares a module, of any visibility (`mod t`, `pub(crate) mod t { …`).
+fn is_module(line: &str) -> bool {
+    let rest = match line.strip_prefix("pub") {
+        Some(r) if r.starts_with('(') => r.split_once(')').map_or(r, |(_, r)| r),
+        Some(r) => r,
+        None => line,
+    };
+    rest.trim_start().starts_with("mod ")
 }
 
 /// Everything wrong with a crate whose sources are `sources`.
@@ -683,4 +693,8 @@ fn long_files_are_counted_up_to_their_test_module() {
     );
     // a cfg(test) item that is not the test module does not end the count
     assert_eq!(lines_before_tests("a\n#[cfg(test)]\nuse x;\nb\n"), 4);
+    assert_eq!(
+        lines_before_tests("a\n#[cfg(test)]\npub(crate) mod tests {\n}\n"),
+        1
+    );
 }

@@ -37,8 +37,11 @@
 //! up more rows than scanning every point costs scans every point instead (skipping the cells
 //! the same way), so no radius (up to the whole sphere) and no latitude makes it slow.
 
+mod search;
+
 use crate::{LatLng, EARTH_RADIUS_M};
 use foldhash::fast::RandomState;
+use search::{by_distance, Search};
 use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -499,112 +502,6 @@ impl<K: Copy + Eq + Hash + PartialEq> PointIndex<K> {
         }
         true
     }
-}
-
-/// A search's state.
-struct Search<K> {
-    /// Where it searches from.
-    q: Unit,
-    /// The points within this squared chord of `q` have been handed to `keep`.
-    done2: f64,
-    /// The points beyond this squared chord are left out: at least `need` candidates are
-    /// nearer (or it is the radius). When `keep` says no to some of those, the search looks
-    /// again without.
-    prune2: f64,
-    /// How many more keys the answer wants.
-    need: usize,
-    /// Squared chords and keys of the points seen, nearer than `prune2` and not handed over.
-    candidates: Vec<(f64, K)>,
-}
-
-impl<K: Copy> Search<K> {
-    /// Takes the points of `cell` not beyond `prune2` and beyond `done2` as candidates
-    /// (none when the whole cell is beyond `prune2`).
-    fn offer(&mut self, cell: &Cell<K>) {
-        let (q, done2) = (self.q, self.done2);
-        let mut prune2 = self.prune2;
-        if !cell.may_reach(&q, prune2.sqrt()) {
-            return;
-        }
-        for entry in &cell.entries {
-            let d2 = distance2(&entry.at, &q);
-            if d2 <= prune2 && d2 > done2 {
-                self.insert(d2, entry.key);
-                prune2 = self.prune2;
-            }
-        }
-    }
-
-    /// Takes a candidate not beyond `prune2`. The first `need` are only pushed, then sorted
-    /// nearest first, and `prune2` comes down to the `need`-th; after that a candidate goes
-    /// into its place among the first `need` and the `need`-th goes out, with its ties (or
-    /// stays with them when the new `need`-th is its tie).
-    fn insert(&mut self, d2: f64, key: K) {
-        let (c, need) = (&mut self.candidates, self.need);
-        if c.len() + 1 < need {
-            c.push((d2, key));
-        } else if c.len() + 1 == need {
-            c.push((d2, key));
-            sort(c);
-            self.prune2 = self.prune2.min(c[need - 1].0);
-        } else if d2 >= self.prune2 {
-            // a tie of the `need`-th
-            c.push((d2, key));
-        } else {
-            let at = c[..need].partition_point(|x| x.0 <= d2);
-            if need == 1 || c[need - 2].0 < self.prune2 {
-                c.truncate(need);
-                c.copy_within(at..need - 1, at + 1);
-                c[at] = (d2, key);
-                self.prune2 = c[need - 1].0;
-            } else {
-                c.insert(at, (d2, key));
-            }
-        }
-    }
-
-    /// Starts over from the points beyond `done2` (those nearer were handed over), leaving
-    /// none out.
-    fn restart(&mut self, done2: f64, limit2: f64) {
-        self.done2 = done2;
-        self.prune2 = limit2;
-        self.candidates.clear();
-    }
-
-    /// Hands the candidates within `final2` (squared chord) to `keep` nearest first and takes
-    /// them out, pushing the kept ones onto `out` until `need` are; true when they are.
-    fn hand_over(
-        &mut self,
-        final2: f64,
-        keep: &mut impl FnMut(K) -> bool,
-        out: &mut Vec<(K, f64)>,
-    ) -> bool {
-        if self.candidates.len() < self.need {
-            // still as pushed
-            sort(&mut self.candidates);
-        }
-        let ready = self.candidates.partition_point(|c| c.0 <= final2);
-        for &(d2, key) in &self.candidates[..ready] {
-            if keep(key) {
-                out.push((key, metres(d2)));
-                self.need -= 1;
-                if self.need == 0 {
-                    return true;
-                }
-            }
-        }
-        self.candidates.drain(..ready);
-        false
-    }
-}
-
-/// Sorts candidates nearest first.
-fn sort<K>(c: &mut [(f64, K)]) {
-    c.sort_unstable_by(by_distance);
-}
-
-fn by_distance<K>(a: &(f64, K), b: &(f64, K)) -> std::cmp::Ordering {
-    a.0.total_cmp(&b.0)
 }
 
 /// Puts `entry` in the cell `(row, column)` (adding the cell, and its row, when new) and says
