@@ -16,8 +16,7 @@ pub mod sse;
 pub use harness::{
     expect, expect_error, jpeg_photo, member_of, north_of_tower, on_each_backend, outcomes,
     png_photo, point, read, route_points, steady, str_of, time_of, track, Ingested, Patrol, Photo,
-    Resp, Route, TestApp, TestClock, JOB_INTERVAL, JOB_TIMEOUT, M_PER_DEG_LAT, PASSWORD, TOWER_LAT,
-    TOWER_LNG,
+    Resp, Route, TestApp, TestClock, M_PER_DEG_LAT, PASSWORD, TOWER_LAT, TOWER_LNG,
 };
 pub use pp_store::testing::{backends, Backend};
 pub use sse::{Sse, Stream};

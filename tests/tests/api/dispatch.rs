@@ -157,6 +157,7 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
 
         // 45 s without an answer: envoys 2 and 3's alerts expire (nobody else is within 500 m)
         app.clock.advance(Duration::seconds(45));
+        app.run_jobs().await;
         for s in [2, 3] {
             let update = streams[s].next().await;
             assert_eq!(update.event, "dispatch_update");
@@ -168,6 +169,7 @@ async fn alerts_answers_pass_on_escalation_arrival_close_and_replay() {
         // 60 s with one of two accepted: the radius doubles and envoy 4 (600 m) is alerted,
         // in the second wave; envoy 5 (1500 m) still is not
         app.clock.advance(Duration::seconds(15));
+        app.run_jobs().await;
         let wider = streams[4].next().await;
         assert_eq!(wider.event, "dispatch_alert");
         assert_eq!(wider.data["recipients"][0]["wave"], 1);
@@ -384,6 +386,7 @@ async fn dispatches_check_their_input_and_roles() {
         let mut s = Stream::open(app, "", &envoy, None).await;
         app.ingest(&envoy, &[point(app.now(), north_of_tower(100.0))])
             .await;
+        app.run_jobs().await;
         let alert = s.next().await;
         assert_eq!(
             (alert.event.as_str(), alert.data["id"].as_str()),
@@ -414,19 +417,14 @@ async fn concurrent_answers_and_dispatches_settle_in_the_store() {
             expect(r, 201);
         }
         // (a dispatch whose candidates another took at the same moment fills at the next round)
-        let list = app
-            .wait_for("all eight envoys alerted", async || {
-                let list = expect(app.get("/dispatches", &commander).await, 200);
-                let held: Vec<String> = list["dispatches"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .flat_map(|d| recipients(d).into_iter().map(|(u, _)| u))
-                    .collect();
-                (held.len() >= 8).then_some((list, held))
-            })
-            .await;
-        let (list, mut held) = list;
+        app.run_jobs().await;
+        let list = expect(app.get("/dispatches", &commander).await, 200);
+        let mut held: Vec<String> = list["dispatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| recipients(d).into_iter().map(|(u, _)| u))
+            .collect();
         let n = held.len();
         held.sort();
         held.dedup();

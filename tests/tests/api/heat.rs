@@ -173,10 +173,9 @@ async fn the_heat_map_counts_visits_and_distinct_envoys_per_cell_and_window() {
         }
         // the live window is rebuilt from the recent points, after the start
         let heat = &restarted.heat;
-        app.wait_for("the live window's rebuild", async || {
-            heat.live_ready().then_some(())
-        })
-        .await;
+        tokio::time::timeout(std::time::Duration::from_secs(20), heat.wait_live_ready())
+            .await
+            .expect("the live window is rebuilt within 20 s");
         let live = heat.cells(HeatWindow::Live.span(app.now()), DEFAULT_RES, None, 1);
         assert_eq!(live.len(), 1, "{live:?}");
         assert_eq!(live[0].visits, 1);

@@ -304,11 +304,12 @@ async fn retention_purges_raw_positions_and_keeps_outcomes_and_ledger() {
             Ingested::ok(1, 0, 0)
         );
         app.clock.set(start + Duration::days(31));
-        app.wait_for(
-            "the retention job to purge the patrol's points",
-            async || (stored(a_id).await == 0 && stored(b_id).await == 0).then_some(()),
-        )
-        .await;
+        app.run_jobs().await;
+        assert_eq!(
+            (stored(a_id).await, stored(b_id).await),
+            (0, 0),
+            "the retention job purged the patrol's points"
+        );
         let kept = app.stored_positions(a_id, recent, recent).await;
         assert_eq!(kept.len(), 1, "points younger than retention_days stay");
 

@@ -388,6 +388,7 @@ async fn the_server_finishes_a_patrol_when_its_window_ends() {
         let late = route_points(start, &leader_route[29..]);
         assert_eq!(late.len(), 2);
         assert_eq!(app.ingest(leader, &late).await, Ingested::ok(2, 0, 0));
+        app.run_jobs().await;
         let team = expect(app.team(leader, &patrol.team_id).await, 200);
         assert_eq!(
             team["state"], "active",
@@ -396,9 +397,9 @@ async fn the_server_finishes_a_patrol_when_its_window_ends() {
 
         // the window ends; the background job finishes the team at its next round
         app.clock.set(ends_at + Duration::seconds(1));
-        let team = app
-            .wait_for_team_state(leader, &patrol.team_id, "finished")
-            .await;
+        app.run_jobs().await;
+        let team = expect(app.team(leader, &patrol.team_id).await, 200);
+        assert_eq!(team["state"], "finished", "{team}");
         assert_eq!(
             time_of(&team["finished_at"]),
             ends_at + Duration::seconds(1)

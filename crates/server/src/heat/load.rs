@@ -74,6 +74,7 @@ impl HeatIndex {
             }
         }
         self.live_from.store(0, Ordering::Release);
+        self.rebuilt.notify_waiters();
         result
     }
 

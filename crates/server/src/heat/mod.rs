@@ -130,6 +130,8 @@ pub struct HeatIndex {
     /// While the live window is rebuilt after a start: points taken at or before this instant
     /// (Unix ms) are the rebuild's to add, not the pipeline's (0: no rebuild running).
     live_from: AtomicI64,
+    /// told when a rebuild of the live window ends ([`HeatIndex::live_ready`] turns true)
+    rebuilt: tokio::sync::Notify,
     /// the busiest cell's visits per (window, resolution, suppression), for the tiles' colour
     /// scale: computed at most every [`tile::MAX_CACHE`]
     max: Mutex<HashMap<MaxKey, (Instant, u64)>>,
@@ -142,6 +144,20 @@ impl HeatIndex {
     /// Whether the live window is complete (not being rebuilt after a start).
     pub fn live_ready(&self) -> bool {
         self.live_from.load(Ordering::Acquire) == 0
+    }
+
+    /// Waits until the live window is complete ([`HeatIndex::live_ready`]).
+    pub async fn wait_live_ready(&self) {
+        let mut rebuilt = std::pin::pin!(self.rebuilt.notified());
+        loop {
+            // registered before the check, so a rebuild ending in between is not missed
+            rebuilt.as_mut().enable();
+            if self.live_ready() {
+                return;
+            }
+            rebuilt.as_mut().await;
+            rebuilt.set(self.rebuilt.notified());
+        }
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
