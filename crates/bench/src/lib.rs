@@ -1,5 +1,5 @@
-//! `peacepatrol bench …`: measure the server over real HTTP on loopback and print the figures
-//! with the workload size.
+//! `pp-bench`, the `peacepatrol bench …` benchmarks: measure the server over real HTTP on
+//! loopback and print the figures with the workload size.
 //!
 //! * `tasks-near`, `join`: each starts the server in this process on a fresh database (a
 //!   temporary SQLite file, or `--bench-database-url`), seeds its workload through the store,
@@ -14,14 +14,13 @@
 //! * `heatmap` ([`heatmap`]): measures `GET /heatmap` and a heat tile of a running server,
 //!   checks its counts against a reference, and times the PostGIS peer on the same footprints.
 
-mod heatmap;
-mod ingest;
-mod load;
-mod nearest;
-mod stream;
+pub mod heatmap;
+pub mod ingest;
+pub mod load;
+pub mod nearest;
+pub mod stream;
 mod workload;
 
-use crate::config::SettingsArgs;
 use anyhow::Context as _;
 use bytes::Bytes;
 use chrono::Duration;
@@ -121,19 +120,6 @@ pub struct JoinArgs {
     teams: usize,
 }
 
-/// Runs a benchmark; `load` writes to the database the settings name.
-pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<()> {
-    match cmd {
-        BenchCommand::TasksNear(a) => tasks_near(a).await,
-        BenchCommand::Join(a) => join(a).await,
-        BenchCommand::Load(a) => load::run(&settings.load()?, a).await,
-        BenchCommand::Ingest(a) => ingest::run(a).await,
-        BenchCommand::Heatmap(a) => heatmap::run(a).await,
-        BenchCommand::Nearest(a) => nearest::run(a).await,
-        BenchCommand::Stream(a) => stream::run(a).await,
-    }
-}
-
 /// What an acknowledged write survives, on each backend (see `pp_store`'s `sqlite` module).
 pub fn durability(kind: DbKind) -> &'static str {
     match kind {
@@ -168,21 +154,7 @@ async fn announce_server(base: &str) -> anyhow::Result<DbKind> {
     Ok(kind)
 }
 
-/// The resident memory of a process, KiB (`VmRSS` of `/proc/PID/status`).
-fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    vm_status_kib(pid, "VmRSS:")
-}
-
-/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:` for the peak).
-pub(crate) fn vm_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in {path}"))
-}
+use pp_sim::measure::{percentile_ms, vm_rss_kib, vm_status_kib};
 
 /// Haizhu district's bounding box (from ../shared/bench): lat 23.045..23.125, lng 113.235..113.420.
 const LAT: (f64, f64) = (23.045, 23.125);
@@ -280,14 +252,6 @@ fn task_input(
         reward_points: 10,
         reward_fund_cents: 500,
     }
-}
-
-/// The value below which a share `p` (0..=1) of `sorted_us` (latencies in µs, sorted) lie,
-/// in ms (nearest rank).
-pub(crate) fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    let n = sorted_us.len();
-    let i = ((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1;
-    sorted_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
 }
 
 /// What a run's answers add up to beyond their latency: counts read from each 2xx body.
@@ -581,7 +545,8 @@ async fn connect(authority: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
-async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
+/// `peacepatrol bench tasks-near`.
+pub async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
     let server = start(&a.common).await?;
     let now = SystemClock.now();
     let mut rng = rand::rngs::StdRng::seed_from_u64(a.common.seed);
@@ -633,7 +598,8 @@ async fn tasks_near(a: TasksNearArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn join(a: JoinArgs) -> anyhow::Result<()> {
+/// `peacepatrol bench join`.
+pub async fn join(a: JoinArgs) -> anyhow::Result<()> {
     let server = start(&a.common).await?;
     let now = SystemClock.now();
     let mut rng = rand::rngs::StdRng::seed_from_u64(a.common.seed);

@@ -8,10 +8,10 @@
 //! drives every walker: a tick every half second posts the batches that are due, at most
 //! [`CONCURRENCY`] at a time. The walk is seeded, so the crowd is the same on every run (until
 //! a dispatch sends some of it hurrying to a scene: every crowd phone listens on its event
-//! stream and answers alerts, see [`super::responders`]).
+//! stream and answers alerts, see [`crate::responders`]).
 
-use super::demo::{landmarks, publish_landmark, seed, CANTON_TOWER, DEMO_PASSWORD};
-use super::responders::{self, Choice, Heard};
+use crate::responders::{self, Choice, Heard};
+use crate::seed::{landmarks, publish_landmark, seed, CANTON_TOWER, DEMO_PASSWORD};
 use chrono::Duration;
 use pp_domain::account::{
     generate_session_token, hash_password, session_token_hash, NewUser, Phone,
@@ -100,7 +100,7 @@ pub(crate) struct Walker {
     home: Option<(Anchor, f64)>,
 }
 
-/// A walker's part in an emergency dispatch ([`super::responders`]).
+/// A walker's part in an emergency dispatch ([`crate::responders`]).
 struct Answering {
     dispatch: DispatchId,
     /// the scene

@@ -5,7 +5,7 @@
 //! arrive, so a few draws (which reports end where, the handling delays) differ from run to
 //! run. The drill's expected figures come from what each run did, never from this plan.
 
-use super::super::demo::landmarks;
+use crate::seed::landmarks;
 use pp_geo::{haversine_m, Area, LatLng};
 use rand::rngs::StdRng;
 use rand::Rng as _;

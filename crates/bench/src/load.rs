@@ -25,7 +25,6 @@
 //! before the rounding): its points are then duplicates, so loading again changes nothing.
 
 use super::workload::{self, phone_of, BenchFile, Ping, BENCH_PASSWORD};
-use crate::config::Settings;
 use anyhow::Context as _;
 use clap::Args;
 use pp_domain::account::{
@@ -55,6 +54,17 @@ const SHIFT_KEY: &str = "bench_load_time_shift_ms";
 /// The phone of the commander `bench load` makes: `170` and 0 on 8 digits, next to the
 /// envoys' [`phone_of`] (whose ids start at 1).
 pub const COMMANDER_PHONE: &str = "17000000000";
+
+/// Where `bench load` writes, from the binary's settings (`--database-url` / `--data-dir`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// the database
+    pub database_url: String,
+    /// the server's retention: points older than this many days are not loaded
+    pub retention_days: u32,
+    /// how long the sessions written for `bench ingest` and `bench heatmap` last
+    pub session_ttl_days: i64,
+}
 
 /// `bench load` flags; the database comes from the global `--database-url` / `--data-dir`.
 #[derive(Debug, Args)]
@@ -113,13 +123,13 @@ struct Envoy {
 }
 
 /// `peacepatrol bench load`.
-pub async fn run(settings: &Settings, a: LoadArgs) -> anyhow::Result<()> {
+pub async fn run(settings: &Target, a: LoadArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (1..=MAX_BATCH).contains(&a.chunk),
         "--chunk must be 1 to {MAX_BATCH}"
     );
     let dir = a.workload.clone();
-    let url = settings.database_url_or(crate::commands::DB_FILE);
+    let url = settings.database_url.clone();
     let store = pp_store::connect(&url, true).await?;
     println!("database: {}", pp_store::redact(&url));
     println!("{}", super::durability(store.kind()));

@@ -4,7 +4,7 @@
 //! never answer (the alert expires and passes on) — and one that accepts hurries to the scene,
 //! marks arrival there (`POST /dispatches/{id}/arrived`, which the server accepts only within
 //! 100 m) and goes back to its walk when the dispatch closes. Everything goes through the real
-//! HTTP API; [`super::crowd`] moves the walkers and posts their positions.
+//! HTTP API; [`crate::crowd`] moves the walkers and posts their positions.
 
 use pp_domain::DispatchId;
 use pp_geo::LatLng;

@@ -3,7 +3,7 @@
 //! it, every figure of `GET /stats` against what the drill did, `change_pct` against its own
 //! definition, and the CSV and JSON exports against the answer.
 
-use super::api::Api;
+use crate::api::Api;
 use chrono::{DurationRound as _, SecondsFormat};
 use pp_domain::stats;
 use pp_domain::time::Timestamp;

@@ -28,14 +28,13 @@
 //! timers (an alert expires after 45 s, the search widens after 60 s), so volunteers answer
 //! alerts after 3–12 real seconds, as in the demo.
 
-mod api;
 mod district;
 mod figures;
 
-use self::api::Api;
 use self::district::{Outcome, Patrol};
-use super::crowd::{self, Anchor, PointOut, Walker};
-use super::responders::{self, Choice, Heard};
+use crate::api::Api;
+use crate::crowd::{self, Anchor, PointOut, Walker};
+use crate::responders::{self, Choice, Heard};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use pp_domain::patrol::seconds_inside;

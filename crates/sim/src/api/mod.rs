@@ -3,7 +3,7 @@
 //! the few refusals a phone meets in real life, named where they are allowed), and prints the
 //! throughput report at the end.
 
-use super::super::bench::{percentile_ms, vm_status_kib};
+use crate::measure::{percentile_ms, vm_status_kib};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
