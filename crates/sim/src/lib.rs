@@ -10,3 +10,4 @@ pub mod drill;
 pub mod measure;
 pub mod responders;
 pub mod seed;
+pub mod walk;

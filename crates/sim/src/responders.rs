@@ -4,13 +4,16 @@
 //! never answer (the alert expires and passes on) — and one that accepts hurries to the scene,
 //! marks arrival there (`POST /dispatches/{id}/arrived`, which the server accepts only within
 //! 100 m) and goes back to its walk when the dispatch closes. Everything goes through the real
-//! HTTP API; [`crate::crowd`] moves the walkers and posts their positions.
+//! HTTP API ([`crate::api`]); [`crate::crowd`] moves the walkers and posts their positions.
+//! The drill's phones choose and listen the same way.
 
+use crate::api::{Api, ApiError};
 use pp_domain::DispatchId;
 use pp_geo::LatLng;
 use rand::rngs::StdRng;
 use rand::Rng as _;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -76,41 +79,6 @@ pub fn choose(rng: &mut StdRng) -> (Choice, std::time::Duration) {
     )
 }
 
-/// Reads Server-Sent Events out of the chunks of a stream: `(event, data)` of each complete
-/// event (comments and events without data skipped), and the last `id` seen.
-#[derive(Debug, Default)]
-pub struct SseReader {
-    buf: String,
-    /// the `id` of the last event read
-    pub last_id: Option<String>,
-}
-
-impl SseReader {
-    /// Adds a chunk; returns the events it completed.
-    pub fn push(&mut self, chunk: &str) -> Vec<(String, String)> {
-        self.buf.push_str(&chunk.replace("\r\n", "\n"));
-        let mut events = Vec::new();
-        while let Some(end) = self.buf.find("\n\n") {
-            let block: String = self.buf.drain(..end + 2).collect();
-            let (mut event, mut data) = (String::from("message"), Vec::new());
-            for line in block.lines() {
-                let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                let value = value.strip_prefix(' ').unwrap_or(value);
-                match field {
-                    "event" => event = value.to_owned(),
-                    "data" => data.push(value.to_owned()),
-                    "id" => self.last_id = Some(value.to_owned()),
-                    _ => {}
-                }
-            }
-            if !data.is_empty() {
-                events.push((event, data.join("\n")));
-            }
-        }
-        events
-    }
-}
-
 /// What an event means to the crowd, if anything.
 pub fn heard(walker: usize, event: &str, data: &str) -> Option<Heard> {
     let v: Value = serde_json::from_str(data).ok()?;
@@ -129,32 +97,31 @@ pub fn heard(walker: usize, event: &str, data: &str) -> Option<Heard> {
 /// Listens on `walker`'s event stream until `stop`, reconnecting (with the last event id)
 /// when it drops, and passes on what the crowd must act on.
 pub async fn listen(
-    client: reqwest::Client,
-    base: String,
+    api: Arc<Api>,
     token: String,
     walker: usize,
     tx: mpsc::Sender<Heard>,
     stop: CancellationToken,
 ) {
-    let url = format!("{base}/api/v1/stream");
-    let mut reader = SseReader::default();
+    let mut last_id: Option<String> = None;
     loop {
-        let mut req = client.get(&url).bearer_auth(&token);
-        if let Some(id) = &reader.last_id {
-            req = req.header("Last-Event-ID", id);
-        }
         let read = async {
-            let mut res = req.send().await?.error_for_status()?;
-            while let Some(chunk) = res.chunk().await? {
-                for (event, data) in reader.push(&String::from_utf8_lossy(&chunk)) {
-                    if let Some(h) = heard(walker, &event, &data) {
-                        if tx.send(h).await.is_err() {
-                            return Ok(());
+            let mut stream = api.events(&token, last_id.as_deref()).await?;
+            let outcome = loop {
+                match stream.next().await {
+                    Some(Ok((event, data))) => {
+                        if let Some(h) = heard(walker, &event, &data) {
+                            if tx.send(h).await.is_err() {
+                                break Ok(());
+                            }
                         }
                     }
+                    Some(Err(e)) => break Err(e),
+                    None => break Ok(()),
                 }
-            }
-            Ok::<(), reqwest::Error>(())
+            };
+            last_id = stream.last_id().map(str::to_owned).or(last_id.take());
+            outcome
         };
         tokio::select! {
             r = read => {
@@ -174,40 +141,21 @@ pub async fn listen(
     }
 }
 
-/// Answers an alert over the API (`POST /dispatches/{id}/respond`).
-pub async fn respond(
-    client: reqwest::Client,
-    base: String,
-    token: String,
-    dispatch: DispatchId,
-    accept: bool,
-) {
-    let url = format!("{base}/api/v1/dispatches/{dispatch}/respond");
-    let sent = client
-        .post(&url)
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "accept": accept }))
-        .send()
-        .await;
-    log_answer("respond", sent).await;
+/// Answers an alert over the API (`POST /dispatches/{id}/respond`); what goes wrong is logged.
+pub async fn respond(api: Arc<Api>, token: String, dispatch: DispatchId, accept: bool) {
+    log_answer("respond", api.respond(&token, dispatch, accept).await);
 }
 
-/// Marks arrival over the API (`POST /dispatches/{id}/arrived`).
-pub async fn arrived(client: reqwest::Client, base: String, token: String, dispatch: DispatchId) {
-    let url = format!("{base}/api/v1/dispatches/{dispatch}/arrived");
-    let sent = client.post(&url).bearer_auth(&token).send().await;
-    log_answer("arrived", sent).await;
+/// Marks arrival over the API (`POST /dispatches/{id}/arrived`); what goes wrong is logged.
+pub async fn arrived(api: Arc<Api>, token: String, dispatch: DispatchId) {
+    log_answer("arrived", api.arrived(&token, dispatch).await);
 }
 
-async fn log_answer(what: &str, sent: reqwest::Result<reqwest::Response>) {
-    match sent {
-        Ok(r) if r.status().is_success() => {}
+fn log_answer(what: &str, answer: Result<Option<Value>, ApiError>) {
+    match answer {
+        Ok(Some(_)) => {}
         // an alert that expired or a dispatch closed meanwhile: what phones meet too
-        Ok(r) => {
-            let status = r.status();
-            let body = r.text().await.unwrap_or_default();
-            tracing::debug!(what, %status, body, "a simulated answer was refused");
-        }
+        Ok(None) => tracing::debug!(what, "a simulated answer was refused"),
         Err(e) => tracing::debug!(what, error = %e, "a simulated answer failed"),
     }
 }
@@ -216,23 +164,6 @@ async fn log_answer(what: &str, sent: reqwest::Result<reqwest::Response>) {
 mod tests {
     use super::*;
     use rand::SeedableRng as _;
-
-    #[test]
-    fn events_are_read_across_chunks() {
-        let mut r = SseReader::default();
-        assert!(r
-            .push(": keep-alive\n\nid: 7\nevent: dispatch_alert\ndata: {\"a\"")
-            .is_empty());
-        let got = r.push(":1}\n\nevent: team\r\ndata: {}\r\n\r\n");
-        assert_eq!(
-            got,
-            [
-                ("dispatch_alert".to_owned(), "{\"a\":1}".to_owned()),
-                ("team".to_owned(), "{}".to_owned())
-            ]
-        );
-        assert_eq!(r.last_id.as_deref(), Some("7"));
-    }
 
     #[test]
     fn alerts_and_closes_are_recognised() {

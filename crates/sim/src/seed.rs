@@ -15,7 +15,7 @@ use serde_json::json;
 /// Every demo account's password (printed at start; the demo is for a trusted machine).
 pub const DEMO_PASSWORD: &str = "peace-demo-2026";
 
-/// (phone, name, role, department)
+/// The demo accounts: (phone, name, role, department).
 pub const ACCOUNTS: &[(&str, &str, Role, Option<&str>)] = &[
     ("13800000000", "管理员 Admin", Role::Admin, None),
     ("13800000001", "指挥中心 Commander", Role::Commander, None),

@@ -29,7 +29,7 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(pp_sim::crowd::run(
         state.clone(),
-        pp_sim::crowd::local_base(addr, prepared.tls.is_some()),
+        pp_sim::api::local_base(addr, prepared.tls.is_some()),
         shutdown.child_token(),
     ));
     serve_with(prepared, shutdown).await

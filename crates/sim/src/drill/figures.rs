@@ -143,13 +143,8 @@ pub async fn check_quiet(api: &Api, token: &str, now: Timestamp) -> anyhow::Resu
         .duration_trunc(chrono::Duration::hours(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let to = now + chrono::Duration::milliseconds(1);
-    let (status, stats) = api
-        .probe(
-            "GET /stats",
-            api.get(&format!("/stats{}", stats_query(hour, to)))
-                .bearer_auth(token),
-        )
-        .await?;
+    let reply = api.stats_reply(token, &stats_query(hour, to)).await?;
+    let (status, stats) = (reply.status, reply.json());
     anyhow::ensure!(
         status != reqwest::StatusCode::NOT_FOUND,
         "the server has no GET /api/v1/stats: a version without statistics cannot be drilled"
@@ -232,26 +227,9 @@ pub async fn check(
     expected: &Expected,
 ) -> anyhow::Result<()> {
     let query = stats_query(from, to);
-    let stats: Value = api
-        .json(
-            "GET /stats",
-            api.get(&format!("/stats{query}")).bearer_auth(token),
-        )
-        .await?;
-    let csv: Value = api
-        .json(
-            "GET /stats/export.csv",
-            api.get(&format!("/stats/export.csv{query}"))
-                .bearer_auth(token),
-        )
-        .await?;
-    let export: Value = api
-        .json(
-            "GET /stats/export.json",
-            api.get(&format!("/stats/export.json{query}"))
-                .bearer_auth(token),
-        )
-        .await?;
+    let stats = api.stats(token, &query).await?;
+    let csv = api.stats_csv(token, &query).await?;
+    let export = api.stats_json(token, &query).await?;
     let got = figures_of(&stats);
     let mut problems: Vec<String> = Vec::new();
 
@@ -336,7 +314,6 @@ pub async fn check(
         ));
     }
     // the CSV export: figure,key,value,previous,change_pct, one row per figure (and key)
-    let csv = csv.as_str().unwrap_or_default();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     match reader.headers() {
         Ok(h)
