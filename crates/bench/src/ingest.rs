@@ -15,16 +15,19 @@
 //! Times keep the millisecond of the run's start, so two runs never repeat a `ts`. Request
 //! bodies are built before the clock starts. Only accepted points count toward points/s.
 
-use super::workload::{self, Ping};
-use super::{drive, Call, Figures, Tally};
+use crate::harness::server::announce_server;
+use crate::harness::{drive, Figures, Tally};
+use crate::workload::{self, Ping, ACCURACY_M};
 use anyhow::Context as _;
 use bytes::Bytes;
 use chrono::SecondsFormat;
 use clap::Args;
 use pp_domain::position::MAX_BATCH;
 use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock};
+use pp_sim::api::answers::Posted;
+use pp_sim::api::{Api, Call};
+use pp_sim::measure::vm_rss_kib;
 use rand::{Rng as _, SeedableRng as _};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -64,18 +67,9 @@ pub struct IngestArgs {
     pub seed: u64,
 }
 
-/// The answer of `POST /positions`.
-#[derive(Debug, Deserialize)]
-struct Answer {
-    accepted: u64,
-    duplicates: u64,
-    flagged: u64,
-    rejected: Vec<serde::de::IgnoredAny>,
-}
-
 /// What the answers of `POST /positions` added up to (also `bench nearest`'s).
 #[derive(Debug, Default)]
-pub(super) struct Report {
+pub struct Report {
     pub accepted: u64,
     pub duplicates: u64,
     pub flagged: u64,
@@ -86,7 +80,7 @@ pub(super) struct Report {
 
 impl Tally for Report {
     fn add(&mut self, body: &[u8]) {
-        match serde_json::from_slice::<Answer>(body) {
+        match serde_json::from_slice::<Posted>(body) {
             Ok(a) => {
                 self.accepted += a.accepted;
                 self.duplicates += a.duplicates;
@@ -118,9 +112,9 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         (1..=MAX_BATCH).contains(&a.batch),
         "--batch must be 1 to {MAX_BATCH}"
     );
-    let base = a.url.trim_end_matches('/').to_owned();
-    super::announce_server(&base).await?;
-    let rss_before = a.server_pid.map(super::vm_rss_kib).transpose()?;
+    let api = Api::builder(&a.url).build()?;
+    announce_server(&api).await?;
+    let rss_before = a.server_pid.map(vm_rss_kib).transpose()?;
 
     let tokens: HashMap<u32, Arc<str>> = workload::read_sessions(&a.workload)?
         .into_iter()
@@ -203,9 +197,9 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
     );
 
     let (n, requests) = (requests.len(), Arc::new(requests));
-    let figures: Figures<Report> = drive(&base, a.concurrency, n, move |i| {
+    let figures: Figures<Report> = drive(&api, a.concurrency, n, move |i| {
         let r = &requests[i];
-        Call::post("/api/v1/positions".to_owned(), &r.token, r.body.clone())
+        Call::positions(&r.token, r.body.clone())
     })
     .await?;
     figures.print(
@@ -233,7 +227,7 @@ pub async fn run(a: IngestArgs) -> anyhow::Result<()> {
         }
     );
     if let (Some(pid), Some(before)) = (a.server_pid, rss_before) {
-        let after = super::vm_rss_kib(pid)?;
+        let after = vm_rss_kib(pid)?;
         println!(
             "server RSS (pid {pid}): {:.1} MiB before, {:.1} MiB after",
             before as f64 / 1024.0,
@@ -312,7 +306,7 @@ fn body(points: impl IntoIterator<Item = (i64, f64, f64)>) -> Bytes {
             out,
             r#"{{"ts":"{}","lat":{lat:.6},"lng":{lng:.6},"accuracy_m":{}}}"#,
             from_millis(ts).to_rfc3339_opts(SecondsFormat::Millis, true),
-            super::load::ACCURACY_M
+            ACCURACY_M
         );
     }
     out.push_str("]}");

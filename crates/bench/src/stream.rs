@@ -2,9 +2,14 @@
 //! event streams (`GET /stream`) of a running server open at once, each signed in as another
 //! envoy of `bench load`'s sessions, and prints the server's resident memory per stream.
 
+use crate::harness::server::announce_server;
+use crate::workload;
 use anyhow::Context as _;
 use clap::Args;
+use pp_sim::api::Api;
+use pp_sim::measure::vm_rss_kib;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `bench stream` flags.
@@ -32,9 +37,9 @@ pub struct StreamArgs {
 
 /// `peacepatrol bench stream`.
 pub async fn run(a: StreamArgs) -> anyhow::Result<()> {
-    let base = a.url.trim_end_matches('/').to_owned();
-    super::announce_server(&base).await?;
-    let mut tokens: Vec<String> = super::workload::read_sessions(&a.workload)?
+    let api = Arc::new(Api::builder(&a.url).build()?);
+    announce_server(&api).await?;
+    let mut tokens: Vec<String> = workload::read_sessions(&a.workload)?
         .into_values()
         .collect();
     tokens.sort();
@@ -45,25 +50,14 @@ pub async fn run(a: StreamArgs) -> anyhow::Result<()> {
         a.clients
     );
     tokens.truncate(a.clients);
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()?;
-    let before = super::vm_rss_kib(a.server_pid)?;
+    let before = vm_rss_kib(a.server_pid)?;
     let started = Instant::now();
     let mut open = Vec::with_capacity(a.clients);
     for chunk in tokens.chunks(a.concurrency.max(1)) {
         let mut tasks = tokio::task::JoinSet::new();
         for token in chunk {
-            let (client, url) = (
-                client.clone(),
-                format!("{base}/api/v1/stream?token={token}"),
-            );
-            tasks.spawn(async move {
-                let res = client.get(url).send().await?;
-                anyhow::ensure!(res.status() == 200, "GET /stream answered {}", res.status());
-                Ok(res)
-            });
+            let (api, token) = (Arc::clone(&api), token.clone());
+            tasks.spawn(async move { api.events_by_query(&token).await });
         }
         while let Some(res) = tasks.join_next().await {
             open.push(res.context("a client task failed")??);
@@ -72,7 +66,7 @@ pub async fn run(a: StreamArgs) -> anyhow::Result<()> {
     let opened = started.elapsed();
     // let the server settle, and every stream pass a keep-alive
     tokio::time::sleep(Duration::from_secs(a.hold_secs)).await;
-    let with = super::vm_rss_kib(a.server_pid)?;
+    let with = vm_rss_kib(a.server_pid)?;
     let per_stream = (with.saturating_sub(before)) as f64 * 1024.0 / a.clients as f64;
     println!(
         "STREAM: {} event streams open at once (one envoy each), opened in {:.1} s ({:.0}/s), held {} s: server RSS {:.1} MiB before, {:.1} MiB with them: {:.1} KiB per stream",
@@ -86,7 +80,7 @@ pub async fn run(a: StreamArgs) -> anyhow::Result<()> {
     );
     drop(open);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = super::vm_rss_kib(a.server_pid)?;
+    let after = vm_rss_kib(a.server_pid)?;
     println!(
         "server RSS after the streams closed: {:.1} MiB",
         after as f64 / 1024.0

@@ -7,8 +7,8 @@ pub use pp_bench::BenchCommand;
 /// Runs a benchmark.
 pub async fn run(settings: &SettingsArgs, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::TasksNear(a) => pp_bench::tasks_near(a).await,
-        BenchCommand::Join(a) => pp_bench::join(a).await,
+        BenchCommand::TasksNear(a) => pp_bench::tasks_near::run(a).await,
+        BenchCommand::Join(a) => pp_bench::join::run(a).await,
         BenchCommand::Load(a) => {
             let settings = settings.load()?;
             let target = pp_bench::load::Target {

@@ -1,7 +1,10 @@
 //! Reading the shared workload of `../shared/bench/` (`gen_workload.py --out DIR`): plain CSV,
-//! one header line, `,` separators, no quoting; and the files `bench load` writes next to
-//! them: the envoys' sessions for `bench ingest`, the time shift and a commander's session for
-//! `bench heatmap`.
+//! one header line, `,` separators, no quoting ([`read_pings`], the queries of [`queries`],
+//! `meta.json` in [`meta`]); and the files `bench load` writes next to them: the envoys'
+//! sessions for `bench ingest`, the time shift and a commander's session for `bench heatmap`.
+
+pub mod meta;
+pub mod queries;
 
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -13,6 +16,9 @@ pub const SESSIONS_FILE: &str = "peacepatrol-sessions.csv";
 /// The file of `bench load`'s time shift and commander session, in the workload directory:
 /// `{"shift_ms": …, "commander_token": "…"}` ([`BenchFile`]).
 pub const BENCH_FILE: &str = "peacepatrol-bench.json";
+
+/// The accuracy radius given to every workload point (its GPS noise is 4 m, one sigma).
+pub const ACCURACY_M: f64 = 5.0;
 
 /// The password of every envoy `bench load` creates (their phones are [`phone_of`]).
 pub const BENCH_PASSWORD: &str = "peace-bench-2026";
