@@ -12,7 +12,7 @@
 //! * `nearest` ([`nearest`]): measures `GET /envoys/nearest` of a running server, checks its
 //!   recall ([`recall`]), and times the same search in process and in Redis ([`peers`]).
 //! * `heatmap` ([`heatmap`]): measures `GET /heatmap` and a heat tile of a running server,
-//!   checks its counts against a reference ([`reference`]), and times the PostGIS peer
+//!   checks its counts against a reference ([`reference`](mod@reference)), and times the PostGIS peer
 //!   ([`peers`]) on the same footprints.
 //! * `stream` ([`stream`]): holds event streams of a running server open and reads its memory.
 //!

@@ -1,6 +1,6 @@
 //! The harness every bench builds on: a server started in this process ([`server`]) with its
 //! workload seeded through the store ([`seed`]), the drive loop that measures HTTP
-//! ([`drive`]), and requests whose answers are read one by one ([`fetch`]).
+//! ([`drive`](mod@drive)), and requests whose answers are read one by one ([`fetch`]).
 
 pub mod drive;
 pub mod fetch;

@@ -13,7 +13,7 @@
 //!    `live_positions` (volunteers.csv, with `counted`). A table `pp_bench_loaded` records the
 //!    sha256 of both files (meta.json's): with the same sha256 and row counts, nothing is
 //!    reloaded.
-//! 2. Over HTTP, after [`http::WARMUP`] warm-up requests each, `--requests` requests of: the
+//! 2. Over HTTP, after 5 warm-up requests each, `--requests` requests of: the
 //!    heat map of meta.json's `heat_bbox` at res 9 for the workload's own 15 days (`from`/`to`
 //!    = `now_unix - 15 d .. now_unix - 1 s`, shifted by `shift_ms`, exact: with a whole-hour
 //!    shift the 360 whole hours before the workload's now, and not the hour after it, where
@@ -37,8 +37,8 @@
 //!    README's peer query) is printed as well, with how many cells differ, but does not fail
 //!    the run.
 //!
-//! The HTTP measurements are [`http`], what is printed of the check and the summary
-//! [`report`]. The timed parts assume an idle machine: client, server and PostgreSQL share its
+//! The HTTP measurements are `http.rs`, what is printed of the check and the summary
+//! `report.rs`. The timed parts assume an idle machine: client, server and PostgreSQL share its
 //! cores.
 
 mod http;

@@ -1,16 +1,16 @@
 //! `peacepatrol bench load --workload DIR`: the shared workload of `../shared/bench/` into the
 //! configured database, through the same ingest pipeline as `POST /positions`.
 //!
-//! 1. Envoys ([`accounts`]): one per row of `volunteers.csv`, phone
+//! 1. Envoys (`accounts.rs`): one per row of `volunteers.csv`, phone
 //!    [`phone_of`](workload::phone_of) its id, password [`BENCH_PASSWORD`] (hashed once), made
 //!    with `create_users_bulk` (a phone already registered is skipped, so a second load adds no
 //!    one).
 //! 2. Footprints (`footprints.csv`, sorted by `ts`): grouped per volunteer, then appended in
 //!    chunks of `--chunk` points, `--concurrency` volunteers at once but each one's chunks
-//!    strictly in order ([`append`]), every chunk validated as the API does (`validate_history`:
+//!    strictly in order (`append.rs`), every chunk validated as the API does (`validate_history`:
 //!    the API's rules without its 24-hour freshness limit) against the envoy's latest point in
 //!    the live index, then `Ingest::append`: queued, group-committed, and only then in the live
-//!    index ([`pipeline`]).
+//!    index (`pipeline.rs`).
 //! 3. Each volunteer's live position (`volunteers.csv`: one point at `last_seen_unix`), after
 //!    its footprints, the same way.
 //! 4. A session (30 days) for every envoy of `updates.csv`, written to

@@ -6,7 +6,7 @@
 //!    volunteer with a session (those of updates.csv: exactly the volunteers.csv rows with
 //!    `last_seen_unix >= now_unix - 600`) posts its volunteers.csv position at
 //!    `anchor - (now_unix - last_seen_unix)`, where the anchor (the workload's now on the wall
-//!    clock) is [`LEAD_S`] seconds after the posting starts: at the recall check the server's
+//!    clock) is `LEAD_S` seconds after the posting starts: at the recall check the server's
 //!    live set is then exactly the workload's active set, each envoy at its own age (the check
 //!    runs before the anchor; a volunteer of age 600 s drops out of the window at the anchor).
 //!    The others were loaded at `last_seen + shift`, more than 10 minutes ago, and stay out.
@@ -15,7 +15,7 @@
 //!    10-minute window stands for `max_age_s` 600).
 //! 3. HTTP throughput: `--requests` queries cycling through queries.csv, at concurrency 1 and
 //!    `--concurrency`, after a warm-up.
-//! 4. In process ([`in_process`]): a `PointIndex` of the active volunteers, `nearest` (k 20,
+//! 4. In process (`in_process.rs`): a `PointIndex` of the active volunteers, `nearest` (k 20,
 //!    2 km) on one thread, and moves (`set` to a shifted place) as the live index does on
 //!    ingest.
 //! 5. Redis peer ([`crate::peers`], in builds with the `bench-peers` feature; if one answers

@@ -1,7 +1,7 @@
 //! The one client of the Peace Patrol HTTP API that every tool uses: the demo's crowd and
 //! responders, the drill, and the benchmarks (`pp-bench`).
 //!
-//! * [`Api`] ([`client`]) holds the server's base URL and knows the rest: the `/api/v1`
+//! * [`Api`] (`client.rs`) holds the server's base URL and knows the rest: the `/api/v1`
 //!   prefix, the bearer token, the error shape `{"error":{"code","message"}}` ([`ApiError`]),
 //!   and a [`log`] of every request (timed per route when asked, as the drill reports it).
 //! * Typed calls for what the tools do, by resource: accounts ([`accounts`]), tasks and teams

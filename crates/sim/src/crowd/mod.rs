@@ -2,11 +2,11 @@
 //! team of named demo envoys mid-patrol at Canton Tower, every one posting its positions every
 //! [`POST_EVERY`] through the real HTTP API, as their phones would.
 //!
-//! The crowd's accounts are made straight in the store ([`accounts`]); the team is formed
-//! entirely over HTTP ([`team`]). One task drives every walker: a tick every half second posts
+//! The crowd's accounts are made straight in the store (`accounts.rs`); the team is formed
+//! entirely over HTTP (`team.rs`). One task drives every walker: a tick every half second posts
 //! the batches that are due, at most [`CONCURRENCY`] at a time. The walk is seeded, so the
 //! crowd is the same on every run (until a dispatch sends some of it hurrying to a scene:
-//! every crowd phone listens on its event stream and answers alerts, see [`dispatch`] and
+//! every crowd phone listens on its event stream and answers alerts, see `dispatch.rs` and
 //! [`crate::responders`]).
 
 mod accounts;

@@ -18,11 +18,11 @@
 //! 5. Reads `GET /stats` (and its CSV and JSON exports) for the drill's period and compares
 //!    every figure with what it did, then prints the throughput it sustained.
 //!
-//! Steps 1–3 are [`setup`]; the holiday is [`holiday`], on the plan of [`district`]; step 5 is
-//! [`figures`], with what the holiday did as [`holiday::Holiday::expected`] reads it.
+//! Steps 1–3 are `setup.rs`; the holiday is `holiday/`, on the plan of `district.rs`; step 5 is
+//! `figures.rs`, with what the holiday did as `holiday/expected.rs` reads it.
 //!
 //! Time: the server runs on the real clock, so `--speed N` compresses the holiday's clock
-//! ([`clock`]): a phone takes a point every 30 s of holiday time, 30/N s of real time; the hour
+//! (`clock.rs`): a phone takes a point every 30 s of holiday time, 30/N s of real time; the hour
 //! of patrol a member needs is published as `patrol_minutes` = 60/N (at least 1, the smallest
 //! the API takes); the tasks' 12-hour window is published as 12 h/N (at least 10 minutes); the
 //! departments' handling times (minutes) are divided by N. Not compressed: distances and
