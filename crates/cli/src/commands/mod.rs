@@ -1,10 +1,8 @@
 //! One module per subcommand.
 
 pub mod bench;
-pub mod crowd;
 pub mod demo;
 pub mod drill;
-pub mod responders;
 pub mod serve;
 pub mod user;
 
