@@ -1,4 +1,5 @@
-//! Guard rails on the crate's shape, read from its sources (DESIGN.md, "Architecture"):
+//! Guard rails on the shape of every crate of the workspace, read from its sources (DESIGN.md,
+//! "Architecture"):
 //!
 //! - modules refer to each other without a cycle (`a` uses `b` and `b` uses `a`): the
 //!   top-level modules, and the submodules of every module among themselves;
@@ -6,13 +7,13 @@
 //!   `crate::routes`: services never reach up into HTTP;
 //! - no source file is over [`MAX_LINES`] lines before its `#[cfg(test)]` module.
 //!
-//! The checker knows nothing of this crate: [`check_crate`] reads any crate's `src/`, so the
-//! same file can guard every crate of the workspace (see the ignored test below). A reference
+//! The checker knows nothing of any crate: [`check_crate`] reads a crate's `src/`; it runs on
+//! `crates/*/src` and `tests/src`, and on the server's with what it must find there. A reference
 //! is a path starting with `crate::`, `super::` or `self::` (grouped imports `crate::{a, b::c}`
 //! included), outside comments and string literals; doc links in comments are not
 //! dependencies.
 //!
-//! Run: `cargo test -p pp-server --test layout`.
+//! Run: `cargo test -p e2e --test layout`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -491,9 +492,17 @@ fn report(crate_dir: &Path, findings: &Findings) -> String {
     format!("{}:\n  {}", crate_dir.display(), findings.join("\n  "))
 }
 
+/// The workspace's root directory.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the workspace's root")
+}
+
 #[test]
-fn this_crate_has_no_module_cycle_no_service_reaching_into_routes_and_no_long_file() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+fn the_server_has_no_module_cycle_no_service_reaching_into_routes_and_no_long_file() {
+    let src = root().join("crates/server/src");
     let findings = check_crate(&src);
     assert!(findings.is_empty(), "{}", report(&src, &findings));
     // the checker did see the crate: the services and the routes are in its graph
@@ -502,15 +511,10 @@ fn this_crate_has_no_module_cycle_no_service_reaching_into_routes_and_no_long_fi
     assert!(graph["ingest"].contains("live"), "{graph:?}");
 }
 
-/// Every crate of the workspace (`crates/*` and `tests`). Ignored until the whole workspace has
-/// its new shape (issue 19): run it with `cargo test -p pp-server --test layout -- --ignored`.
+/// Every crate of the workspace (`crates/*` and `tests`).
 #[test]
-#[ignore = "until every crate of the workspace has been reshaped (issue 19)"]
 fn every_crate_of_the_workspace() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
+    let root = root();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
         .unwrap()
         .map(|e| e.unwrap().path().join("src"))
