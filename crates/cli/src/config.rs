@@ -55,6 +55,19 @@ pub struct Settings {
     /// HTTPS with a self-signed certificate for this machine's names, made on the first run
     /// and kept under `<data_dir>/tls/`.
     pub tls_self_signed: bool,
+    /// How log lines are written to stderr: `text` for people, `json` for log shippers.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (see [`crate::logging`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event for a person to read; coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line (time, level, target, message and fields), for log shippers.
+    Json,
 }
 
 impl Default for Settings {
@@ -80,6 +93,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -121,6 +135,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "PEACEPATROL_MAP_TILES", global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map_tiles: Option<String>,
+    /// Log lines as `text` (default; coloured only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "PEACEPATROL_LOG_FORMAT", global = true, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
 }
 
 /// The HTTPS flags of `serve` and `demo` (and their environment variables), over the config
@@ -147,6 +165,15 @@ pub struct TlsArgs {
 }
 
 impl SettingsArgs {
+    /// The log format, before the command loads its settings: the flag or variable, else the
+    /// config file's `log_format` (settings that do not load leave the default: the command
+    /// reports why when it loads them).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+            .or_else(|| self.load().ok().map(|s| s.log_format))
+            .unwrap_or_default()
+    }
+
     /// Layers defaults, the config file, and these flags/environment values.
     pub fn load(&self) -> anyhow::Result<Settings> {
         self.load_with(&TlsArgs::default())
@@ -345,6 +372,36 @@ mod tests {
                 (pair.tls_cert, pair.tls_key),
                 (Some("c.pem".into()), Some("k.pem".into())),
                 "a flag completes the file"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail's closure type")]
+    fn the_log_format_comes_from_the_flag_the_variable_or_the_file() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(SettingsArgs::default().log_format(), LogFormat::Text);
+            jail.create_file("peacepatrol.toml", "log_format = \"json\"")?;
+            assert_eq!(SettingsArgs::default().log_format(), LogFormat::Json);
+            let flag = SettingsArgs {
+                log_format: Some(LogFormat::Text),
+                ..SettingsArgs::default()
+            };
+            assert_eq!(
+                flag.log_format(),
+                LogFormat::Text,
+                "the flag beats the file"
+            );
+            jail.create_file("peacepatrol.toml", "log_format = \"xml\"")?;
+            assert!(
+                SettingsArgs::default().load().is_err(),
+                "an unknown format is refused"
+            );
+            assert_eq!(
+                SettingsArgs::default().log_format(),
+                LogFormat::Text,
+                "until the command reports the file's error"
             );
             Ok(())
         });

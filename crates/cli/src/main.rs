@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod logging;
 mod tls;
 
 use clap::{Parser, Subcommand};
@@ -89,14 +90,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn cli_main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    logging::init(cli.settings.log_format());
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -143,7 +138,8 @@ fn toml_default() -> String {
          # tls_cert = \"/etc/peacepatrol/fullchain.pem\"  # or HTTPS with this certificate (PEM, chain allowed)\n\
          # tls_key = \"/etc/peacepatrol/privkey.pem\"  # and its private key (PEM)\n\
          session_ttl_days = {}\n\
-         join_token_ttl_minutes = {}\n",
+         join_token_ttl_minutes = {}\n\
+         # log_format = \"json\"  # one JSON object a log line, for log shippers; default text (coloured only on a terminal)\n",
         d.listen,
         d.data_dir.display(),
         d.session_ttl_days,
