@@ -2,10 +2,12 @@
 //! start, answer over HTTP with the embedded assets, and stop on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use pp_domain::time::{Clock as _, SystemClock};
 use pp_store::testing::{backends, TestDb};
 
 mod common;
-use common::{cmd, start, stop, succeeded};
+use common::{cmd, events, start, stop, succeeded, wait_for_event};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_answers_with_embedded_assets_on_both_databases() {
@@ -84,7 +86,7 @@ async fn demo_seeds_a_district_and_can_restart() {
     let mut demo_team: Option<String> = None;
     for _ in 0..2 {
         // positions are stamped by this machine's clock too; a second of slack for rounding
-        let started = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let started = SystemClock.now() - chrono::Duration::seconds(1);
         let (child, base) = start({
             let mut c = cmd(dir.path(), &db);
             c.arg("demo");
@@ -111,38 +113,79 @@ async fn demo_seeds_a_district_and_can_restart() {
 
         // The simulated crowd: the demo team patrols at Canton Tower, every member posting
         // positions, seen by its leader through the API; a restart keeps the same team walking.
+        // The test waits on the server's events: the team's start (to its leader), and each
+        // member's positions (to the command centre).
         let leader = login(&client, &base, "13900000001", "peace-demo-2026").await;
         let leader = leader["token"].as_str().expect("demo leader logs in");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let mut last = serde_json::Value::Null;
-        let team = loop {
-            let me: serde_json::Value =
-                json_of(client.get(format!("{base}/api/v1/me")).bearer_auth(leader)).await;
-            if let Some(team) = me["current_team_id"].as_str() {
-                last = json_of(
+        let mut team_events = events(&client, &base, leader, "").await;
+        let mut positions = events(&client, &base, token, "?positions=1").await;
+        let mut members = std::collections::HashSet::new();
+        for phone in ["13900000001", "13900000002", "13900000003"] {
+            let envoy = login(&client, &base, phone, "peace-demo-2026").await;
+            members.insert(envoy["user"]["id"].as_str().expect("an id").to_owned());
+        }
+        let me = json_of(client.get(format!("{base}/api/v1/me")).bearer_auth(leader)).await;
+        let active = match me["current_team_id"].as_str() {
+            Some(team) => {
+                let t = json_of(
                     client
-                        .get(format!("{base}/api/v1/teams/{team}/progress"))
+                        .get(format!("{base}/api/v1/teams/{team}"))
                         .bearer_auth(leader),
                 )
                 .await;
-                let members = last["members"].as_array().cloned().unwrap_or_default();
-                let walking = members.len() == 3
-                    && members.iter().all(|m| {
-                        serde_json::from_value::<chrono::DateTime<chrono::Utc>>(
-                            m["last_seen"].clone(),
-                        )
-                        .is_ok_and(|seen| seen >= started)
-                    });
-                if last["state"] == "active" && walking {
-                    break team.to_owned();
-                }
+                (t["state"] == "active").then(|| team.to_owned())
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "within 30 s the demo team patrols with 3 members posting positions; last progress: {last}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            None => None,
         };
+        let team = match active {
+            Some(team) => team,
+            None => wait_for_event(
+                &mut team_events,
+                Duration::from_secs(30),
+                "the demo team to start",
+                |event, d| event == "team" && d["state"] == "active",
+            )
+            .await["team_id"]
+                .as_str()
+                .expect("the team's id")
+                .to_owned(),
+        };
+        wait_for_event(
+            &mut positions,
+            Duration::from_secs(30),
+            "each member of the demo team to post a position",
+            |event, d| {
+                if event == "positions" {
+                    for p in d["points"].as_array().into_iter().flatten() {
+                        let fresh = serde_json::from_value::<chrono::DateTime<chrono::Utc>>(
+                            p["ts"].clone(),
+                        )
+                        .is_ok_and(|ts| ts >= started);
+                        if fresh {
+                            members.remove(p["user_id"].as_str().unwrap_or_default());
+                        }
+                    }
+                }
+                members.is_empty()
+            },
+        )
+        .await;
+        let progress = json_of(
+            client
+                .get(format!("{base}/api/v1/teams/{team}/progress"))
+                .bearer_auth(leader),
+        )
+        .await;
+        assert_eq!(progress["state"], "active", "{progress}");
+        let walking = progress["members"].as_array().cloned().unwrap_or_default();
+        assert_eq!(walking.len(), 3, "{progress}");
+        assert!(
+            walking.iter().all(|m| {
+                serde_json::from_value::<chrono::DateTime<chrono::Utc>>(m["last_seen"].clone())
+                    .is_ok_and(|seen| seen >= started)
+            }),
+            "every member posting: {progress}"
+        );
         // the crowd filed its reports through the API once (a restart files none again)
         let reports = json_of(
             client
@@ -158,7 +201,9 @@ async fn demo_seeds_a_district_and_can_restart() {
         if let Some(previous) = &demo_team {
             assert_eq!(&team, previous, "a restart keeps the same team patrolling");
         } else {
-            // the crowd's phones answer a dispatch: within 90 s some accept
+            // the crowd's phones answer a dispatch: within 90 s some accept, as the command
+            // centre hears
+            let mut command = events(&client, &base, token, "").await;
             let opened = json_of(
                 client
                     .post(format!("{base}/api/v1/dispatches"))
@@ -177,23 +222,17 @@ async fn demo_seeds_a_district_and_can_restart() {
                 !opened["recipients"].as_array().unwrap().is_empty(),
                 "crowd envoys near Canton Tower are alerted: {opened}"
             );
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-            loop {
-                let d = json_of(
-                    client
-                        .get(format!("{base}/api/v1/dispatches/{id}"))
-                        .bearer_auth(token),
-                )
-                .await;
-                if d["counts"]["accepted"].as_u64().unwrap_or(0) >= 1 {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "within 90 s a simulated envoy accepts: {d}"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
+            wait_for_event(
+                &mut command,
+                Duration::from_secs(90),
+                "a simulated envoy to accept",
+                |event, d| {
+                    event == "dispatch"
+                        && d["id"] == id.as_str()
+                        && d["counts"]["accepted"].as_u64().unwrap_or(0) >= 1
+                },
+            )
+            .await;
             let closed = client
                 .post(format!("{base}/api/v1/dispatches/{id}/close"))
                 .bearer_auth(token)
@@ -283,7 +322,7 @@ async fn acknowledged_positions_survive_kill_9_on_both_databases() {
         };
         let client = reqwest::Client::new();
         // 200 points, one a second, up to a second ago (the server's clock is the real one)
-        let now = chrono::Utc::now();
+        let now = SystemClock.now();
         let points: serde_json::Value = (0..200)
             .map(|i| {
                 serde_json::json!({

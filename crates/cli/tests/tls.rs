@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{start_printed, stop};
+use common::{events, start_printed, stop, wait_for_event};
 
 /// `peacepatrol` on a SQLite file of `dir`, listening on a free loopback port, with no config
 /// file and no TLS setting from the environment.
@@ -53,20 +53,23 @@ fn start(c: Command) -> Started {
 
 /// Runs a command that must end by itself (within a minute), and returns its output.
 fn run_to_exit(mut c: Command) -> Output {
-    let mut child = c
+    let child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
+    let pid = child.id();
+    let (tx, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match exited.recv_timeout(Duration::from_secs(60)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("{c:?} still runs after a minute (it should have refused to start)");
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    child.wait_with_output().unwrap()
 }
 
 /// An HTTPS client that trusts only `cert_pem` (no built-in roots).
@@ -308,28 +311,29 @@ async fn the_demo_serves_https_and_its_crowd_walks_over_it() {
         .await
         .unwrap();
     let token = login["token"].as_str().expect("the demo commander logs in");
-    // the simulated crowd posts its positions to the server over HTTPS
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let live: serde_json::Value = client
-            .get(format!("{base}/api/v1/live"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let seen = live["envoys"].as_array().map_or(0, Vec::len);
-        if seen > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "within 30 s the crowd's positions arrive over HTTPS: {live}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // the simulated crowd posts its positions to the server over HTTPS, as the command
+    // centre's event stream (over HTTPS too) tells
+    let mut positions = events(&client, base, token, "?positions=1").await;
+    wait_for_event(
+        &mut positions,
+        Duration::from_secs(30),
+        "the crowd's positions over HTTPS",
+        |event, _| event == "positions",
+    )
+    .await;
+    let live: serde_json::Value = client
+        .get(format!("{base}/api/v1/live"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        live["envoys"].as_array().is_some_and(|e| !e.is_empty()),
+        "{live}"
+    );
     stop(server.child);
 }
 

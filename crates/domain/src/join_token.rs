@@ -64,12 +64,13 @@ pub fn verify(secret: &[u8], token: &str, now: Timestamp) -> DomainResult<TeamId
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, Utc};
+    use crate::time::{Clock as _, SystemClock};
+    use chrono::Duration;
     use proptest::prelude::*;
 
     #[test]
     fn round_trip_expiry_and_forgery() {
-        let now = Utc::now();
+        let now = SystemClock.now();
         let team = TeamId::new();
         let t = sign(b"secret", team, now + Duration::minutes(15));
         assert!(t.len() < 64, "{t}");
@@ -101,7 +102,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_tampering_is_refused(pos in 0usize..40, bit in 0u8..6) {
-            let now = Utc::now();
+            let now = SystemClock.now();
             let t = sign(b"k", TeamId::new(), now + Duration::minutes(5));
             let mut bytes = t.into_bytes();
             let i = pos % bytes.len();

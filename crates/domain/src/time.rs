@@ -17,6 +17,10 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the clock module: the one place that reads the wall clock"
+    )]
     fn now(&self) -> Timestamp {
         Utc::now()
     }

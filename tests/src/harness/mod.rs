@@ -16,7 +16,7 @@ mod flows;
 
 pub use data::*;
 
-use pp_domain::time::{from_millis, to_millis, Clock, Timestamp};
+use pp_domain::time::{from_millis, to_millis, Clock, SystemClock, Timestamp};
 use pp_server::{AppState, ServerConfig};
 use pp_store::testing::{Backend, TestDb};
 use pp_store::Store;
@@ -77,7 +77,7 @@ impl TestApp {
     ) -> TestApp {
         let (db, store) = TestDb::store(backend).await;
         let data_dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(TestClock::new(from_millis(to_millis(chrono::Utc::now()))));
+        let clock = Arc::new(TestClock::new(from_millis(to_millis(SystemClock.now()))));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = ServerConfig::new(format!("http://{addr}"), data_dir.path());

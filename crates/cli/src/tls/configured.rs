@@ -3,7 +3,7 @@
 use super::cert::CertInfo;
 use super::served::Served;
 use anyhow::Context as _;
-use chrono::Utc;
+use pp_domain::time::{Clock as _, SystemClock};
 use pp_server::tls::{certificates_from_pem, private_key_from_pem, TlsConfig, TlsError};
 use std::path::Path;
 
@@ -37,7 +37,7 @@ pub fn configured(cert_path: &Path, key_path: &Path) -> anyhow::Result<Served> {
     );
     if let Ok(info) = CertInfo::parse(config.leaf()) {
         line.push_str(&format!(", for {}", info.names));
-        if info.not_after <= Utc::now() {
+        if info.not_after <= SystemClock.now() {
             line.push_str(&format!(
                 "; WARNING: it expired on {}",
                 info.not_after.format("%Y-%m-%d")

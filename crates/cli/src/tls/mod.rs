@@ -12,8 +12,8 @@ mod served;
 pub use served::Served;
 
 use crate::config::Settings;
-use chrono::Utc;
 use names::Names;
+use pp_domain::time::{Clock as _, SystemClock};
 use std::net::SocketAddr;
 
 /// The HTTPS certificate the settings ask for, if any. `bound` is the listening address.
@@ -21,7 +21,7 @@ pub fn setup(settings: &Settings, bound: SocketAddr) -> anyhow::Result<Option<Se
     if settings.tls_self_signed {
         let dir = settings.data_dir.join("tls");
         let wanted = Names::of_this_machine(bound.ip());
-        return self_signed::self_signed(&dir, &wanted, Utc::now()).map(Some);
+        return self_signed::self_signed(&dir, &wanted, SystemClock.now()).map(Some);
     }
     match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => configured::configured(cert, key).map(Some),

@@ -170,9 +170,10 @@ mod tests {
     use super::super::names::testing::names;
     use super::*;
 
+    use pp_domain::time::{Clock as _, SystemClock};
     #[test]
     fn a_stored_certificate_is_kept_while_it_covers_the_names_and_is_not_near_its_end() {
-        let now = Utc::now();
+        let now = SystemClock.now();
         let wanted = names(&["localhost", "box"], &["127.0.0.1", "192.168.1.20"]);
         assert_eq!(
             plan(None, &wanted, now),
@@ -219,7 +220,7 @@ mod tests {
     fn a_made_certificate_covers_its_names_loads_and_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
-        let now = Utc::now();
+        let now = SystemClock.now();
         let wanted = names(&["localhost", "box"], &["127.0.0.1", "::1", "192.168.1.20"]);
         let first = self_signed(&tls, &wanted, now).unwrap();
         assert!(first.lines[0].starts_with("TLS: made a self-signed certificate"));

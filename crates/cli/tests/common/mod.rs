@@ -65,3 +65,46 @@ pub fn stop(mut child: Child) {
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+/// Opens `GET /api/v1/stream{query}` of the server at `base` with `client`, signed in as `token`.
+pub async fn events(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+) -> pp_sim::api::events::EventStream {
+    pp_sim::api::events::EventStream::open(
+        client
+            .get(format!("{base}/api/v1/stream{query}"))
+            .bearer_auth(token),
+    )
+    .await
+    .expect("the event stream opens")
+}
+
+/// Reads `stream` until `wanted(event, data)` says yes, and returns that event's data; fails
+/// the test, saying `what`, when none came `within`.
+pub async fn wait_for_event(
+    stream: &mut pp_sim::api::events::EventStream,
+    within: std::time::Duration,
+    what: &str,
+    mut wanted: impl FnMut(&str, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let read = async {
+        loop {
+            let (event, data) = stream
+                .next()
+                .await
+                .expect("the server keeps the stream open")
+                .expect("the stream reads");
+            let data: serde_json::Value =
+                serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
+            if wanted(&event, &data) {
+                return data;
+            }
+        }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or_else(|_| panic!("waited {within:?} for {what}"))
+}

@@ -23,35 +23,37 @@ impl Api {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
-        open(req).await
+        EventStream::open(req).await
     }
 
     /// `GET /stream?token=…`, signed in by the query as a browser's `EventSource` is.
     pub async fn events_by_query(&self, token: &str) -> Result<EventStream, ApiError> {
-        open(self.stream_request(&format!("/stream?token={token}"))).await
+        EventStream::open(self.stream_request(&format!("/stream?token={token}"))).await
     }
-}
-
-async fn open(req: reqwest::RequestBuilder) -> Result<EventStream, ApiError> {
-    let route = "GET /stream";
-    let response = req
-        .send()
-        .await
-        .map_err(|source| ApiError::NoAnswer { route, source })?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
-        return Err(ApiError::refused(route, status, &body));
-    }
-    Ok(EventStream {
-        response,
-        reader: SseReader::default(),
-        ready: std::collections::VecDeque::new(),
-    })
 }
 
 impl EventStream {
+    /// Sends `req` (a `GET /stream` of any client: a test's, trusting its own certificate)
+    /// and reads its answer as an event stream; an answer that is not 2xx is an error.
+    pub async fn open(req: reqwest::RequestBuilder) -> Result<EventStream, ApiError> {
+        let route = "GET /stream";
+        let response = req
+            .send()
+            .await
+            .map_err(|source| ApiError::NoAnswer { route, source })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let body = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+            return Err(ApiError::refused(route, status, &body));
+        }
+        Ok(EventStream {
+            response,
+            reader: SseReader::default(),
+            ready: std::collections::VecDeque::new(),
+        })
+    }
+
     /// The next event, `(event, data)`; `None` when the server ended the stream.
     pub async fn next(&mut self) -> Option<Result<(String, String), ApiError>> {
         loop {

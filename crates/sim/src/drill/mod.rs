@@ -41,10 +41,9 @@ mod setup;
 pub use args::{DrillCommand, NationalDayArgs};
 
 use crate::api::Api;
-use chrono::Utc;
 use clock::{Clock, Stopwatch};
 use holiday::Holiday;
-use pp_domain::time::{from_millis, to_millis};
+use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock};
 use rand::rngs::StdRng;
 use rand::SeedableRng as _;
 use std::sync::Arc;
@@ -115,7 +114,7 @@ async fn drill(a: &NationalDayArgs, api: Arc<Api>) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(a.seed);
     let mut holiday = Holiday::new(Arc::clone(&api), clock, prepared.cast, &mut rng)?;
     holiday.run(&mut rng, &watch).await?;
-    let to = from_millis(to_millis(Utc::now()) + 1);
+    let to = from_millis(to_millis(SystemClock.now()) + 1);
     watch.phase("the holiday is over: reading GET /stats");
 
     let registered = prepared.registered_before + prepared.imported;

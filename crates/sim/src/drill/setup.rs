@@ -9,8 +9,7 @@ use super::district;
 use super::figures;
 use crate::api::answers::NewAccount;
 use crate::api::Api;
-use chrono::Utc;
-use pp_domain::time::{from_millis, to_millis, Timestamp};
+use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock, Timestamp};
 use pp_domain::{TaskId, UserId};
 use pp_geo::Area;
 use rand::Rng as _;
@@ -105,7 +104,7 @@ pub async fn prepare(
         clock.patrol_minutes()
     );
     let admin = login(api, &a.admin_phone, &a.admin_password).await?;
-    let from = from_millis(to_millis(Utc::now()));
+    let from = from_millis(to_millis(SystemClock.now()));
     let registered_before = figures::check_quiet(api, &admin.token, from).await?;
     watch.phase(&format!(
         "the server is quiet ({registered_before} envoys registered before the drill)"
@@ -253,7 +252,7 @@ async fn publish_tasks(
     clock: Clock,
 ) -> anyhow::Result<Vec<TaskInfo>> {
     let patrol_minutes = clock.patrol_minutes();
-    let published_at = Utc::now();
+    let published_at = SystemClock.now();
     let mut tasks = Vec::with_capacity(district::TASKS);
     for (i, (title, place, area)) in district::patrol_landmarks().into_iter().enumerate() {
         let body = json!({

@@ -6,10 +6,9 @@ use super::phone::Duty;
 use super::state::{Ev, Holiday};
 use crate::api::answers::Posted;
 use crate::api::{ApiError, PointOut};
-use chrono::Utc;
 use pp_domain::patrol::seconds_inside;
 use pp_domain::position::Position;
-use pp_domain::time::{from_millis, to_millis};
+use pp_domain::time::{from_millis, to_millis, Clock as _, SystemClock};
 use pp_geo::LatLng;
 use rand::rngs::StdRng;
 use rand::Rng as _;
@@ -41,7 +40,7 @@ impl Holiday {
             p.walk.step(rng, secs);
             p.last_point = Some(now);
             p.next_point = now + interval;
-            let mut ts = from_millis(to_millis(Utc::now()));
+            let mut ts = from_millis(to_millis(SystemClock.now()));
             if let Some(last) = p.last_ts {
                 if ts <= last {
                     ts = last + chrono::Duration::milliseconds(1);
@@ -130,7 +129,7 @@ impl Holiday {
                 let far = started_at + chrono::Duration::days(1);
                 let inside_ms =
                     (seconds_inside(&p.acked, area, started_at, far) * 1000.0).round() as i64;
-                let patrolled_ms = (Utc::now() - started_at).num_milliseconds();
+                let patrolled_ms = (SystemClock.now() - started_at).num_milliseconds();
                 let full = self.required_ms as f64 * FULL_SHARE + FULL_EXTRA_MS as f64;
                 let enough = match patrol {
                     Patrol::Full => inside_ms as f64 >= full,
