@@ -59,14 +59,15 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
-/// How log lines are written (see [`crate::logging`]).
+/// How log lines are written (see [`crate::logging`]): `text`, one line per event for a person
+/// to read, coloured only on a terminal; or `json`, one JSON object per line (time, level,
+/// target, message and fields) for log shippers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// One line per event for a person to read; coloured only on a terminal.
+    // (no doc comments on the values: clap would show every command's help in its long form)
     #[default]
     Text,
-    /// One JSON object per line (time, level, target, message and fields), for log shippers.
     Json,
 }
 
